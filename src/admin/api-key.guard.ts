@@ -1,0 +1,37 @@
+import { HttpException, HttpStatus, Inject, Injectable, UnauthorizedException } from '@nestjs/common';
+import type { CanActivate, ExecutionContext } from '@nestjs/common';
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { Request } from 'express';
+import { APP_CONFIG } from '../config/config.js';
+import type { AppConfig } from '../config/config.js';
+
+const digest = (s: string): Buffer => createHash('sha256').update(s, 'utf8').digest();
+
+/**
+ * `Authorization: Bearer <ADMIN_API_KEY>` for the administrators' API. This API is for
+ * people and their tools, never devices, so a wrong key is a plain 401. Keys are compared
+ * as SHA-256 digests with a constant-time compare, so neither content nor length leaks.
+ */
+@Injectable()
+export class ApiKeyGuard implements CanActivate {
+  private readonly expected: Buffer | undefined;
+
+  constructor(@Inject(APP_CONFIG) config: AppConfig) {
+    this.expected = config.adminApiKey === undefined ? undefined : digest(config.adminApiKey);
+  }
+
+  canActivate(context: ExecutionContext): boolean {
+    if (this.expected === undefined) {
+      throw new HttpException(
+        { statusCode: 404, error: 'Not Found', message: 'the admin API is disabled: set ADMIN_API_KEY to enable it' },
+        HttpStatus.NOT_FOUND,
+      );
+    }
+    const header = context.switchToHttp().getRequest<Request>().headers.authorization ?? '';
+    const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
+    if (match?.[1] === undefined || !timingSafeEqual(digest(match[1]), this.expected)) {
+      throw new UnauthorizedException('a valid "Authorization: Bearer <ADMIN_API_KEY>" header is required');
+    }
+    return true;
+  }
+}

@@ -1,0 +1,39 @@
+import 'reflect-metadata';
+import { NestFactory } from '@nestjs/core';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import express from 'express';
+import { AppModule } from './app.module.js';
+import { loadOrCreateDevKey, SecretBox } from './common/secret-box.js';
+import type { AppConfig } from './config/config.js';
+import type { AppLogger } from './logging/app-logger.js';
+
+/** The secrets key: SECRETS_KEY, or outside production the development key in the data folder. */
+export function secretBoxFor(config: AppConfig, logger: AppLogger): SecretBox {
+  if (config.secretsKey !== undefined) return new SecretBox(config.secretsKey);
+  if (config.production) throw new Error('SECRETS_KEY is required in production');
+  const dev = loadOrCreateDevKey(config.dataDir);
+  logger.emit('warn', dev.created ? 'created a development secrets key' : 'using the development secrets key', {
+    path: dev.path,
+    hint: 'set SECRETS_KEY (openssl rand -base64 32) before storing real devices; production refuses to start without it',
+  });
+  return new SecretBox(dev.key);
+}
+
+/** Builds the whole application (not yet listening). Used by main.ts and by the tests. */
+export async function createApp(config: AppConfig, logger: AppLogger): Promise<NestExpressApplication> {
+  const secretBox = secretBoxFor(config, logger);
+  if (config.adminApiKey === undefined) {
+    logger.emit('warn', 'the admin API (/api) is disabled because ADMIN_API_KEY is not set');
+  }
+  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config, logger, secretBox), {
+    logger,
+    // The check-in endpoint reads its own raw body (signatures cover the exact bytes);
+    // only the admin API parses JSON.
+    bodyParser: false,
+    abortOnError: false,
+  });
+  app.use('/api', express.json({ limit: '100kb' }));
+  app.disable('x-powered-by');
+  app.enableShutdownHooks(['SIGTERM', 'SIGINT']);
+  return app;
+}

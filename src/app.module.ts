@@ -1,0 +1,28 @@
+import { Module } from '@nestjs/common';
+import type { DynamicModule } from '@nestjs/common';
+import { AdminModule } from './admin/admin.module.js';
+import { CheckinModule } from './checkin/checkin.module.js';
+import type { SecretBox } from './common/secret-box.js';
+import type { AppConfig } from './config/config.js';
+import { ConfigModule } from './config/config.module.js';
+import { DatabaseModule } from './database/database.module.js';
+import { EnrollmentsModule } from './enrollments/enrollments.module.js';
+import { HealthModule } from './health/health.module.js';
+import type { AppLogger } from './logging/app-logger.js';
+
+@Module({})
+export class AppModule {
+  static forRoot(config: AppConfig, logger: AppLogger, secretBox: SecretBox): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [
+        ConfigModule.forRoot(config, logger, secretBox),
+        DatabaseModule,
+        CheckinModule,
+        EnrollmentsModule,
+        AdminModule,
+        HealthModule,
+      ],
+    };
+  }
+}

@@ -1,0 +1,97 @@
+import { Controller, Inject, Post, Put, Req, Res } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import type { Request, Response } from 'express';
+import { APP_CONFIG } from '../config/config.js';
+import type { AppConfig } from '../config/config.js';
+import { AppLogger } from '../logging/app-logger.js';
+import { CheckinDispatcher } from './checkin.dispatcher.js';
+import { mapCheckinFailure } from './checkin-failure.js';
+import type { CheckinResult } from './checkin.types.js';
+import { encodePlist } from './plist/plist-encoder.js';
+import { readBody } from './read-body.js';
+
+const CHECKIN_CONTENT_TYPE = 'application/x-apple-aspen-mdm-checkin';
+const REQUEST_ID_RE = /^[A-Za-z0-9._-]{1,64}$/;
+
+/**
+ * The device-facing endpoint. Devices send check-ins to CheckInURL (`/checkin` here), or to
+ * ServerURL (`/mdm`) with the check-in content type when the profile has no CheckInURL.
+ * Every answer is one of: 200 with an optional body, 4xx for the device's mistakes,
+ * 5xx for ours. Never 401: some devices unenroll on it.
+ */
+@Controller()
+export class CheckinController {
+  constructor(
+    @Inject(CheckinDispatcher) private readonly dispatcher: CheckinDispatcher,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(AppLogger) private readonly logger: AppLogger,
+  ) {}
+
+  @Put('checkin')
+  async checkinPut(@Req() req: Request, @Res() res: Response): Promise<void> {
+    await this.serve(req, res);
+  }
+
+  /** Apple documents PUT; some proxies and older tooling send POST. */
+  @Post('checkin')
+  async checkinPost(@Req() req: Request, @Res() res: Response): Promise<void> {
+    await this.serve(req, res);
+  }
+
+  @Put('mdm')
+  async mdmPut(@Req() req: Request, @Res() res: Response): Promise<void> {
+    await this.mdm(req, res);
+  }
+
+  @Post('mdm')
+  async mdmPost(@Req() req: Request, @Res() res: Response): Promise<void> {
+    await this.mdm(req, res);
+  }
+
+  private async mdm(req: Request, res: Response): Promise<void> {
+    const type = req.headers['content-type'] ?? '';
+    if (type.toLowerCase().startsWith(CHECKIN_CONTENT_TYPE)) {
+      await this.serve(req, res);
+      return;
+    }
+    req.resume();
+    res.status(501).type('text/plain').send('Not Implemented: the MDM command endpoint is not available yet\n');
+  }
+
+  private async serve(req: Request, res: Response): Promise<void> {
+    const started = process.hrtime.bigint();
+    const header = req.headers['x-request-id'];
+    const requestId = typeof header === 'string' && REQUEST_ID_RE.test(header) ? header : randomUUID();
+    const logFields: Record<string, unknown> = { requestId };
+    let status: number;
+    try {
+      const rawBody = await readBody(req, this.config.checkinMaxBodyBytes);
+      const result = await this.dispatcher.dispatch({ rawBody, requestId, receivedAt: new Date(), logFields });
+      status = result.status;
+      send(res, result);
+    } catch (err) {
+      const failure = mapCheckinFailure(err);
+      status = failure.status;
+      logFields.error = failure.code;
+      logFields.reason = failure.logReason;
+      if (failure.stack !== undefined) logFields.stack = failure.stack;
+      if (status === 413) res.setHeader('Connection', 'close');
+      if (status === 503) res.setHeader('Retry-After', '30');
+      res.status(status).type('text/plain').send(`${failure.deviceText}\n`);
+    }
+    const durationMs = Number(process.hrtime.bigint() - started) / 1e6;
+    const level = status >= 500 ? 'error' : status >= 400 ? 'warn' : 'info';
+    this.logger.emit(level, 'checkin', { status, durationMs: Math.round(durationMs * 100) / 100, ...logFields });
+  }
+}
+
+function send(res: Response, result: CheckinResult): void {
+  res.status(result.status);
+  if (result.plist !== undefined) {
+    res.type('application/xml; charset=utf-8').send(encodePlist(result.plist));
+  } else if (result.json !== undefined) {
+    res.type('application/json').send(JSON.stringify(result.json));
+  } else {
+    res.end();
+  }
+}

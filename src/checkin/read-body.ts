@@ -1,0 +1,47 @@
+import type { IncomingMessage } from 'node:http';
+import { CheckinError, CheckinErrorCode } from './checkin.errors.js';
+
+/**
+ * Reads the whole request body, refusing (413) as soon as it passes `limit` bytes, whether
+ * or not Content-Length announced it. The raw bytes are kept: signatures cover them exactly.
+ */
+export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  const declared = req.headers['content-length'];
+  if (declared !== undefined && Number(declared) > limit) {
+    req.resume();
+    return Promise.reject(tooLarge(limit));
+  }
+  return new Promise<Buffer>((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let done = false;
+    const finish = (err: Error | null, body?: Buffer): void => {
+      if (done) return;
+      done = true;
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', onError);
+      req.off('aborted', onAborted);
+      if (err) {
+        req.resume();
+        reject(err);
+      } else resolve(body ?? Buffer.alloc(0));
+    };
+    const onData = (chunk: Buffer): void => {
+      size += chunk.length;
+      if (size > limit) finish(tooLarge(limit));
+      else chunks.push(chunk);
+    };
+    const onEnd = (): void => finish(null, chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size));
+    const onError = (err: Error): void => finish(err);
+    const onAborted = (): void => finish(new Error('request aborted'));
+    req.on('data', onData);
+    req.on('end', onEnd);
+    req.on('error', onError);
+    req.on('aborted', onAborted);
+  });
+}
+
+function tooLarge(limit: number): CheckinError {
+  return new CheckinError(CheckinErrorCode.BodyTooLarge, `the body is larger than ${limit} bytes`);
+}

@@ -1,0 +1,152 @@
+import { isAbsolute, resolve } from 'node:path';
+
+/** Where the service keeps its data: an embedded SQLite file or a MySQL/MariaDB server. */
+export type DatabaseConfig =
+  | { readonly driver: 'sqlite'; readonly path: string }
+  | { readonly driver: 'mysql'; readonly url: string; readonly database: string };
+
+export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
+export type LogFormat = 'json' | 'text';
+
+export interface AppConfig {
+  readonly production: boolean;
+  readonly port: number;
+  readonly database: DatabaseConfig;
+  readonly dataDir: string;
+  /** `undefined` turns the whole `/api` off. */
+  readonly adminApiKey: string | undefined;
+  readonly checkinMaxBodyBytes: number;
+  /** Empty: any topic that starts with `com.apple.mgmt.` is accepted. */
+  readonly pushTopics: readonly string[];
+  /** 32 raw bytes, or `undefined` to use (or create) the development key in `dataDir`. */
+  readonly secretsKey: Buffer | undefined;
+  readonly logLevel: LogLevel;
+  readonly logFormat: LogFormat;
+  readonly databasePoolSize: number;
+}
+
+/** A configuration problem, always naming the variable at fault. */
+export class ConfigError extends Error {
+  constructor(
+    readonly variable: string,
+    problem: string,
+  ) {
+    super(`Invalid configuration: ${variable} ${problem}`);
+    this.name = 'ConfigError';
+  }
+}
+
+export const PUSH_TOPIC_PREFIX = 'com.apple.mgmt.';
+export const DEFAULT_DATABASE_URL = 'sqlite:./data/mdm.sqlite';
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+function value(env: Env, name: string): string | undefined {
+  const raw = env[name];
+  if (raw === undefined) return undefined;
+  const trimmed = raw.trim();
+  return trimmed === '' ? undefined : trimmed;
+}
+
+function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = value(env, name);
+  if (raw === undefined) return fallback;
+  if (!/^\d+$/.test(raw)) throw new ConfigError(name, `must be a whole number, got "${raw}"`);
+  const n = Number(raw);
+  if (n < min || n > max) throw new ConfigError(name, `must be between ${min} and ${max}, got ${n}`);
+  return n;
+}
+
+function oneOf<T extends string>(env: Env, name: string, allowed: readonly T[], fallback: T): T {
+  const raw = value(env, name);
+  if (raw === undefined) return fallback;
+  const lower = raw.toLowerCase();
+  const found = allowed.find((a) => a === lower);
+  if (found === undefined) {
+    throw new ConfigError(name, `must be one of ${allowed.join(', ')}, got "${raw}"`);
+  }
+  return found;
+}
+
+/** Parses `DATABASE_URL`: `sqlite:<path>` (relative to the working directory) or `mysql://...`. */
+export function parseDatabaseUrl(raw: string, cwd: string = process.cwd()): DatabaseConfig {
+  if (raw.startsWith('sqlite:')) {
+    let path = raw.slice('sqlite:'.length);
+    // Accept sqlite:///abs/path and sqlite://./rel as well as sqlite:./rel.
+    if (path.startsWith('//')) path = path.slice(2);
+    if (path === '') throw new ConfigError('DATABASE_URL', 'has an empty SQLite path');
+    if (path === ':memory:') return { driver: 'sqlite', path };
+    return { driver: 'sqlite', path: isAbsolute(path) ? path : resolve(cwd, path) };
+  }
+  if (raw.startsWith('mysql://') || raw.startsWith('mariadb://')) {
+    let url: URL;
+    try {
+      url = new URL(raw.replace(/^mariadb:/, 'mysql:'));
+    } catch {
+      throw new ConfigError('DATABASE_URL', 'is not a valid mysql:// URL');
+    }
+    const database = decodeURIComponent(url.pathname.replace(/^\//, ''));
+    if (url.hostname === '') throw new ConfigError('DATABASE_URL', 'has no host');
+    if (database === '' || database.includes('/')) {
+      throw new ConfigError('DATABASE_URL', 'must name one database, as in mysql://user:pass@host:3306/mdm');
+    }
+    return { driver: 'mysql', url: url.toString(), database };
+  }
+  throw new ConfigError('DATABASE_URL', 'must start with sqlite: or mysql://');
+}
+
+function parseSecretsKey(raw: string | undefined): Buffer | undefined {
+  if (raw === undefined) return undefined;
+  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(raw)) {
+    throw new ConfigError('SECRETS_KEY', 'must be base64 (generate one with: openssl rand -base64 32)');
+  }
+  const key = Buffer.from(raw, 'base64');
+  if (key.length !== 32) {
+    throw new ConfigError('SECRETS_KEY', `must decode to 32 bytes, got ${key.length}`);
+  }
+  return key;
+}
+
+function parsePushTopics(raw: string | undefined): string[] {
+  if (raw === undefined) return [];
+  const topics = raw
+    .split(',')
+    .map((t) => t.trim())
+    .filter((t) => t !== '');
+  for (const topic of topics) {
+    if (!topic.startsWith(PUSH_TOPIC_PREFIX) || topic.length === PUSH_TOPIC_PREFIX.length) {
+      throw new ConfigError('PUSH_TOPICS', `entry "${topic}" must start with ${PUSH_TOPIC_PREFIX} and have a suffix`);
+    }
+  }
+  return topics;
+}
+
+/** Reads and checks the whole configuration; throws a {@link ConfigError} naming the first bad variable. */
+export function loadConfig(env: Env = process.env, cwd: string = process.cwd()): AppConfig {
+  const production = value(env, 'NODE_ENV') === 'production';
+  const adminApiKey = value(env, 'ADMIN_API_KEY');
+  if (adminApiKey !== undefined && adminApiKey.length < 16) {
+    throw new ConfigError('ADMIN_API_KEY', 'must be at least 16 characters long');
+  }
+  const secretsKey = parseSecretsKey(value(env, 'SECRETS_KEY'));
+  if (production && secretsKey === undefined) {
+    throw new ConfigError('SECRETS_KEY', 'is required when NODE_ENV=production (openssl rand -base64 32)');
+  }
+  const dataDirRaw = value(env, 'DATA_DIR') ?? './data';
+  return {
+    production,
+    port: integer(env, 'PORT', 8080, 0, 65535),
+    database: parseDatabaseUrl(value(env, 'DATABASE_URL') ?? DEFAULT_DATABASE_URL, cwd),
+    dataDir: isAbsolute(dataDirRaw) ? dataDirRaw : resolve(cwd, dataDirRaw),
+    adminApiKey,
+    checkinMaxBodyBytes: integer(env, 'CHECKIN_MAX_BODY_BYTES', 1024 * 1024, 1024, 64 * 1024 * 1024),
+    pushTopics: parsePushTopics(value(env, 'PUSH_TOPICS')),
+    secretsKey,
+    logLevel: oneOf<LogLevel>(env, 'LOG_LEVEL', ['error', 'warn', 'info', 'debug'], 'info'),
+    logFormat: oneOf<LogFormat>(env, 'LOG_FORMAT', ['json', 'text'], production ? 'json' : 'text'),
+    databasePoolSize: integer(env, 'DATABASE_POOL_SIZE', 10, 1, 500),
+  };
+}
+
+/** Nest injection token for the {@link AppConfig}. */
+export const APP_CONFIG = Symbol('APP_CONFIG');

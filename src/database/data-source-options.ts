@@ -1,0 +1,52 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type { DataSourceOptions } from 'typeorm';
+import type { DatabaseConfig } from '../config/config.js';
+import { DeviceEntity } from '../enrollments/entities/device.entity.js';
+import { EnrollmentEntity } from '../enrollments/entities/enrollment.entity.js';
+import { MYSQL_MIGRATIONS } from './migrations/mysql/index.js';
+import { SQLITE_MIGRATIONS } from './migrations/sqlite/index.js';
+
+export const ENTITIES = [DeviceEntity, EnrollmentEntity];
+
+/**
+ * TypeORM options for either driver. Schema changes come only from the committed
+ * migrations; `synchronize` is never on.
+ */
+export function dataSourceOptions(
+  db: DatabaseConfig,
+  poolSize = 10,
+  serverKind: 'mysql' | 'mariadb' = 'mysql',
+): DataSourceOptions {
+  if (db.driver === 'sqlite') {
+    if (db.path !== ':memory:') mkdirSync(dirname(db.path), { recursive: true });
+    return {
+      type: 'better-sqlite3',
+      database: db.path,
+      entities: ENTITIES,
+      migrations: SQLITE_MIGRATIONS,
+      migrationsTableName: 'migrations',
+      synchronize: false,
+      enableWAL: db.path !== ':memory:',
+      prepareDatabase: (conn: { pragma(source: string): unknown }) => {
+        conn.pragma('foreign_keys = ON');
+        conn.pragma('busy_timeout = 5000');
+        conn.pragma('synchronous = NORMAL');
+      },
+    };
+  }
+  return {
+    type: serverKind,
+    url: db.url,
+    entities: ENTITIES,
+    migrations: MYSQL_MIGRATIONS,
+    migrationsTableName: 'migrations',
+    synchronize: false,
+    // Every DATETIME is UTC, whatever the server's or the process's time zone.
+    timezone: 'Z',
+    charset: 'utf8mb4_unicode_ci',
+    poolSize,
+    connectTimeout: 5000,
+    extra: { enableKeepAlive: true, waitForConnections: true, queueLimit: 0 },
+  };
+}

@@ -1,0 +1,119 @@
+import { Injectable } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import type { EntityManager } from 'typeorm';
+
+export type Driver = 'sqlite' | 'mysql';
+
+/** Something raw SQL can run on: the pool, or one transaction's connection. */
+export interface SqlRunner {
+  query<T = unknown>(sql: string, params?: readonly unknown[]): Promise<T>;
+}
+
+/** MySQL error codes that mean "try again": the transaction was chosen as a deadlock victim. */
+const RETRYABLE_MYSQL = new Set(['ER_LOCK_DEADLOCK', 'ER_LOCK_WAIT_TIMEOUT']);
+const MAX_ATTEMPTS = 3;
+
+/**
+ * The one door to the database for hand-written SQL: transactions that are really
+ * isolated on both drivers, and the few places where SQLite and MySQL spell things
+ * differently.
+ *
+ * SQLite runs on one connection. TypeORM turns a transaction started while another is open
+ * on that connection into a SAVEPOINT inside it, which would tie two unrelated requests
+ * into one transaction; so on SQLite, transactions are queued here one at a time.
+ */
+@Injectable()
+export class DatabaseService {
+  readonly driver: Driver;
+  private sqliteQueue: Promise<unknown> = Promise.resolve();
+
+  constructor(readonly dataSource: DataSource) {
+    this.driver = dataSource.options.type === 'better-sqlite3' ? 'sqlite' : 'mysql';
+  }
+
+  /** Runs `work` in one transaction; commits when it resolves, rolls back when it throws. */
+  async transaction<T>(work: (tx: SqlRunner) => Promise<T>): Promise<T> {
+    if (this.driver === 'sqlite') {
+      const run = this.sqliteQueue.then(() => this.dataSource.transaction((m) => work(runner(m))));
+      this.sqliteQueue = run.catch(() => undefined);
+      return run;
+    }
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.dataSource.transaction((m) => work(runner(m)));
+      } catch (err) {
+        if (attempt >= MAX_ATTEMPTS || !RETRYABLE_MYSQL.has(driverCode(err) ?? '')) throw err;
+      }
+    }
+  }
+
+  /** A single statement outside any explicit transaction. */
+  query<T = unknown>(sql: string, params: readonly unknown[] = []): Promise<T> {
+    return this.dataSource.query<T>(sql, params as unknown[]);
+  }
+
+  /** A date as the driver stores it: UTC `DATETIME` text on SQLite (as TypeORM writes it), a Date on MySQL. */
+  date(d: Date): Date | string {
+    return this.driver === 'sqlite' ? d.toISOString().replace('T', ' ').replace('Z', '') : d;
+  }
+
+  /** Rows changed by an UPDATE/DELETE, from either driver's result shape. */
+  affectedRows(result: unknown): number {
+    if (Array.isArray(result)) {
+      // TypeORM returns [rows, affected] for UPDATE on some drivers.
+      const n: unknown = result[1];
+      return typeof n === 'number' ? n : 0;
+    }
+    if (typeof result === 'object' && result !== null) {
+      const r = result as { affectedRows?: unknown; changes?: unknown };
+      if (typeof r.affectedRows === 'number') return r.affectedRows;
+      if (typeof r.changes === 'number') return r.changes;
+    }
+    return 0;
+  }
+}
+
+function runner(m: EntityManager): SqlRunner {
+  return { query: <T>(sql: string, params: readonly unknown[] = []) => m.query<T>(sql, params as unknown[]) };
+}
+
+function driverCode(err: unknown): string | undefined {
+  if (typeof err !== 'object' || err === null) return undefined;
+  const e = err as { code?: unknown; driverError?: { code?: unknown } };
+  if (typeof e.code === 'string') return e.code;
+  if (typeof e.driverError?.code === 'string') return e.driverError.code;
+  return undefined;
+}
+
+/** Error codes meaning the database cannot be reached right now (not a bug of ours). */
+const UNAVAILABLE_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'EHOSTUNREACH',
+  'ENOTFOUND',
+  'PROTOCOL_CONNECTION_LOST',
+  'PROTOCOL_SEQUENCE_TIMEOUT',
+  'ER_CON_COUNT_ERROR',
+  'ER_SERVER_SHUTDOWN',
+  'ER_LOCK_DEADLOCK',
+  'ER_LOCK_WAIT_TIMEOUT',
+  'POOL_CLOSED',
+  'SQLITE_BUSY',
+  'SQLITE_LOCKED',
+  'SQLITE_IOERR',
+  'SQLITE_FULL',
+]);
+
+/** Whether `err` says the database is down or overloaded, so the client should retry later. */
+export function isDatabaseUnavailable(err: unknown): boolean {
+  const code = driverCode(err);
+  if (code !== undefined && UNAVAILABLE_CODES.has(code)) return true;
+  if (err instanceof Error) {
+    return /Pool is closed|Connection lost|connect ECONNREFUSED|Can't add new command when connection is in closed state|closed state/i.test(
+      err.message,
+    );
+  }
+  return false;
+}

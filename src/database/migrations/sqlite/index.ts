@@ -1,0 +1,5 @@
+import type { MigrationInterface } from 'typeorm';
+import { Initial1763900000000 } from './1763900000000-Initial.js';
+
+/** In the order they run. A new migration is appended here and never edited after release. */
+export const SQLITE_MIGRATIONS: (new () => MigrationInterface)[] = [Initial1763900000000];

@@ -1,0 +1,105 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import type { EnrollmentType } from '../checkin/enrollment-id.js';
+import { DeviceEntity } from './entities/device.entity.js';
+import { EnrollmentEntity } from './entities/enrollment.entity.js';
+
+export interface EnrollmentView {
+  id: string;
+  type: EnrollmentType;
+  deviceId: string;
+  parentId: string | null;
+  topic: string;
+  pushMagic: string;
+  /** The APNs token in hex, as push providers expect it. */
+  token: string;
+  enabled: boolean;
+  awaitingConfiguration: boolean;
+  tokenUpdateCount: number;
+  hasUnlockToken: boolean;
+  lastSeenAt: string;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface DeviceView {
+  udid: string;
+  serialNumber: string | null;
+  model: string | null;
+  modelName: string | null;
+  osVersion: string | null;
+  productName: string | null;
+  buildVersion: string | null;
+  deviceName: string | null;
+  imei: string | null;
+  meid: string | null;
+  hasUnlockToken: boolean;
+  hasBootstrapToken: boolean;
+  lastAuthenticateAt: string | null;
+  createdAt: string;
+  updatedAt: string;
+  enrollments: EnrollmentView[];
+}
+
+/**
+ * The read side for administrators. Secret columns are never selected; whether a secret is
+ * held is read from its timestamp, which is set and cleared with it.
+ */
+@Injectable()
+export class EnrollmentsQueries {
+  constructor(@Inject(DataSource) private readonly ds: DataSource) {}
+
+  async device(udid: string): Promise<DeviceView | undefined> {
+    const device = await this.ds.getRepository(DeviceEntity).findOne({ where: { id: udid } });
+    if (device === null) return undefined;
+    const enrollments = await this.ds.getRepository(EnrollmentEntity).find({
+      where: { deviceId: udid },
+      order: { createdAt: 'ASC', id: 'ASC' },
+    });
+    const hasUnlockToken = device.unlockTokenAt !== null;
+    return {
+      udid: device.id,
+      serialNumber: device.serialNumber,
+      model: device.model,
+      modelName: device.modelName,
+      osVersion: device.osVersion,
+      productName: device.productName,
+      buildVersion: device.buildVersion,
+      deviceName: device.deviceName,
+      imei: device.imei,
+      meid: device.meid,
+      hasUnlockToken,
+      hasBootstrapToken: device.bootstrapTokenAt !== null,
+      lastAuthenticateAt: device.lastAuthenticateAt?.toISOString() ?? null,
+      createdAt: device.createdAt.toISOString(),
+      updatedAt: device.updatedAt.toISOString(),
+      enrollments: enrollments.map((e) => enrollmentView(e, hasUnlockToken)),
+    };
+  }
+
+  async enrollment(id: string): Promise<EnrollmentView | undefined> {
+    const e = await this.ds.getRepository(EnrollmentEntity).findOne({ where: { id }, relations: { device: true } });
+    if (e === null) return undefined;
+    return enrollmentView(e, e.device?.unlockTokenAt != null);
+  }
+}
+
+/** The UnlockToken belongs to the device channel; user channels never hold one. */
+function enrollmentView(e: EnrollmentEntity, deviceHasUnlockToken: boolean): EnrollmentView {
+  return {
+    id: e.id,
+    type: e.type,
+    deviceId: e.deviceId,
+    parentId: e.parentId,
+    topic: e.topic,
+    pushMagic: e.pushMagic,
+    token: Buffer.from(e.token).toString('hex'),
+    enabled: e.enabled,
+    awaitingConfiguration: e.awaitingConfiguration,
+    tokenUpdateCount: e.tokenUpdateCount,
+    hasUnlockToken: e.parentId === null && deviceHasUnlockToken,
+    lastSeenAt: e.lastSeenAt.toISOString(),
+    createdAt: e.createdAt.toISOString(),
+    updatedAt: e.updatedAt.toISOString(),
+  };
+}

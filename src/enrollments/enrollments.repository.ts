@@ -1,0 +1,211 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { DatabaseService } from '../database/database.service.js';
+import type { SqlRunner } from '../database/database.service.js';
+import type { EnrollmentType } from '../checkin/enrollment-id.js';
+
+/** The device facts an Authenticate carries; `null` keeps what is stored. */
+export interface DeviceFacts {
+  serialNumber: string | null;
+  model: string | null;
+  modelName: string | null;
+  osVersion: string | null;
+  buildVersion: string | null;
+  productName: string | null;
+  deviceName: string | null;
+  imei: string | null;
+  meid: string | null;
+}
+
+export interface EnrollmentUpsert {
+  id: string;
+  deviceId: string;
+  parentId: string | null;
+  type: EnrollmentType;
+  topic: string;
+  pushMagic: string;
+  token: Buffer;
+  awaitingConfiguration: boolean;
+}
+
+export interface EnrollmentState {
+  enabled: boolean;
+  type: EnrollmentType;
+}
+
+/** Error codes for "the referenced device row does not exist". */
+const FK_VIOLATION = new Set(['ER_NO_REFERENCED_ROW_2', 'ER_NO_REFERENCED_ROW', 'SQLITE_CONSTRAINT_FOREIGNKEY']);
+
+export function isForeignKeyViolation(err: unknown): boolean {
+  if (typeof err !== 'object' || err === null) return false;
+  const e = err as { code?: unknown; driverError?: { code?: unknown } };
+  const code = typeof e.code === 'string' ? e.code : e.driverError?.code;
+  return typeof code === 'string' && FK_VIOLATION.has(code);
+}
+
+const FACT_COLUMNS: readonly [keyof DeviceFacts, string][] = [
+  ['serialNumber', 'serial_number'],
+  ['model', 'model'],
+  ['modelName', 'model_name'],
+  ['osVersion', 'os_version'],
+  ['buildVersion', 'build_version'],
+  ['productName', 'product_name'],
+  ['deviceName', 'device_name'],
+  ['imei', 'imei'],
+  ['meid', 'meid'],
+];
+
+/**
+ * Hand-written SQL for the check-in write paths: one statement where the database can
+ * decide (upserts, atomic counters) instead of read-then-write. Each method takes the
+ * transaction it runs in. Statements are spelled for both MySQL/MariaDB and SQLite.
+ */
+@Injectable()
+export class EnrollmentsRepository {
+  private readonly sqlite: boolean;
+
+  constructor(@Inject(DatabaseService) private readonly db: DatabaseService) {
+    this.sqlite = db.driver === 'sqlite';
+  }
+
+  async deviceExists(tx: SqlRunner, deviceId: string): Promise<boolean> {
+    const rows = await tx.query<unknown[]>('SELECT 1 AS found FROM devices WHERE id = ?', [deviceId]);
+    return rows.length > 0;
+  }
+
+  /**
+   * Creates the device or, on re-enrollment, updates it: new facts overwrite (absent ones
+   * keep the stored value), the last Authenticate is recorded, and the UnlockToken and
+   * bootstrap token of the previous enrollment are cleared.
+   */
+  async upsertAuthenticatedDevice(
+    tx: SqlRunner,
+    deviceId: string,
+    facts: DeviceFacts,
+    rawMessage: Buffer,
+    now: Date,
+  ): Promise<void> {
+    const at = this.db.date(now);
+    const columns = FACT_COLUMNS.map(([, c]) => c);
+    const keep = (c: string): string =>
+      this.sqlite ? `${c} = COALESCE(excluded.${c}, devices.${c})` : `${c} = COALESCE(VALUES(${c}), ${c})`;
+    const fresh = (c: string): string => (this.sqlite ? `${c} = excluded.${c}` : `${c} = VALUES(${c})`);
+    const updates = [
+      ...columns.map(keep),
+      fresh('last_authenticate'),
+      fresh('last_authenticate_at'),
+      'unlock_token = NULL',
+      'unlock_token_at = NULL',
+      'bootstrap_token = NULL',
+      'bootstrap_token_at = NULL',
+      fresh('updated_at'),
+    ].join(', ');
+    const sql =
+      `INSERT INTO devices (id, ${columns.join(', ')}, last_authenticate, last_authenticate_at, created_at, updated_at) ` +
+      `VALUES (?, ${columns.map(() => '?').join(', ')}, ?, ?, ?, ?) ` +
+      (this.sqlite ? `ON CONFLICT (id) DO UPDATE SET ${updates}` : `ON DUPLICATE KEY UPDATE ${updates}`);
+    await tx.query(sql, [deviceId, ...FACT_COLUMNS.map(([k]) => facts[k]), rawMessage, at, at, at]);
+  }
+
+  /** Disables every enrollment of the device (device and user channels) until a TokenUpdate. */
+  async disableAllForReenrollment(tx: SqlRunner, deviceId: string, now: Date): Promise<void> {
+    await tx.query('UPDATE enrollments SET enabled = 0, token_update_count = 0, updated_at = ? WHERE device_id = ?', [
+      this.db.date(now),
+      deviceId,
+    ]);
+  }
+
+  /**
+   * Creates or refreshes an enrollment from a TokenUpdate: enabled, newest push
+   * credentials, count + 1 computed by the database (so concurrent updates lose none).
+   * Throws a foreign-key violation when the device was never authenticated.
+   */
+  async upsertFromTokenUpdate(tx: SqlRunner, e: EnrollmentUpsert, now: Date): Promise<void> {
+    const at = this.db.date(now);
+    const set = (c: string): string => (this.sqlite ? `${c} = excluded.${c}` : `${c} = VALUES(${c})`);
+    const updates = [
+      set('topic'),
+      set('push_magic'),
+      set('token'),
+      'enabled = 1',
+      'token_update_count = token_update_count + 1',
+      set('awaiting_configuration'),
+      set('last_seen_at'),
+      set('updated_at'),
+    ].join(', ');
+    const sql =
+      'INSERT INTO enrollments (id, device_id, parent_id, type, topic, push_magic, token, enabled, ' +
+      'token_update_count, awaiting_configuration, last_seen_at, created_at, updated_at) ' +
+      'VALUES (?, ?, ?, ?, ?, ?, ?, 1, 1, ?, ?, ?, ?) ' +
+      (this.sqlite ? `ON CONFLICT (id) DO UPDATE SET ${updates}` : `ON DUPLICATE KEY UPDATE ${updates}`);
+    await tx.query(sql, [
+      e.id,
+      e.deviceId,
+      e.parentId,
+      e.type,
+      e.topic,
+      e.pushMagic,
+      e.token,
+      e.awaitingConfiguration ? 1 : 0,
+      at,
+      at,
+      at,
+    ]);
+  }
+
+  async tokenUpdateCount(tx: SqlRunner, enrollmentId: string): Promise<number> {
+    const rows = await tx.query<{ n: number | string }[]>(
+      'SELECT token_update_count AS n FROM enrollments WHERE id = ?',
+      [enrollmentId],
+    );
+    return Number(rows[0]?.n ?? 0);
+  }
+
+  async enrollmentState(tx: SqlRunner, enrollmentId: string): Promise<EnrollmentState | undefined> {
+    const rows = await tx.query<{ enabled: number | boolean; type: EnrollmentType }[]>(
+      'SELECT enabled, type FROM enrollments WHERE id = ?',
+      [enrollmentId],
+    );
+    const row = rows[0];
+    return row === undefined ? undefined : { enabled: Boolean(Number(row.enabled)), type: row.type };
+  }
+
+  /** Disables one enrollment, and with `withUserChannels` the user channels under it. Returns rows changed. */
+  async disable(tx: SqlRunner, enrollmentId: string, withUserChannels: boolean, now: Date): Promise<number> {
+    const where = withUserChannels ? 'id = ? OR parent_id = ?' : 'id = ?';
+    const params = withUserChannels ? [enrollmentId, enrollmentId] : [enrollmentId];
+    const result = await tx.query(
+      `UPDATE enrollments SET enabled = 0, updated_at = ?, last_seen_at = ? WHERE ${where}`,
+      [this.db.date(now), this.db.date(now), ...params],
+    );
+    return this.db.affectedRows(result);
+  }
+
+  async setUnlockToken(tx: SqlRunner, deviceId: string, sealed: Buffer, now: Date): Promise<void> {
+    const at = this.db.date(now);
+    await tx.query('UPDATE devices SET unlock_token = ?, unlock_token_at = ?, updated_at = ? WHERE id = ?', [
+      sealed,
+      at,
+      at,
+      deviceId,
+    ]);
+  }
+
+  async setBootstrapToken(tx: SqlRunner, deviceId: string, sealed: Buffer | null, now: Date): Promise<void> {
+    const at = this.db.date(now);
+    await tx.query('UPDATE devices SET bootstrap_token = ?, bootstrap_token_at = ?, updated_at = ? WHERE id = ?', [
+      sealed,
+      sealed === null ? null : at,
+      at,
+      deviceId,
+    ]);
+  }
+
+  async bootstrapToken(tx: SqlRunner, deviceId: string): Promise<Buffer | null> {
+    const rows = await tx.query<{ t: Buffer | Uint8Array | null }[]>(
+      'SELECT bootstrap_token AS t FROM devices WHERE id = ?',
+      [deviceId],
+    );
+    const t = rows[0]?.t ?? null;
+    return t === null ? null : Buffer.from(t);
+  }
+}

@@ -1,0 +1,158 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { CheckinError, CheckinErrorCode } from '../checkin/checkin.errors.js';
+import type { ResolvedEnrollment } from '../checkin/enrollment-id.js';
+import { SecretBox } from '../common/secret-box.js';
+import { APP_CONFIG, PUSH_TOPIC_PREFIX } from '../config/config.js';
+import type { AppConfig } from '../config/config.js';
+import { DatabaseService } from '../database/database.service.js';
+import type { SqlRunner } from '../database/database.service.js';
+import { EnrollmentsRepository, isForeignKeyViolation } from './enrollments.repository.js';
+import type { DeviceFacts } from './enrollments.repository.js';
+
+export interface TokenUpdateInput {
+  topic: string;
+  token: Buffer;
+  pushMagic: string;
+  unlockToken: Buffer | undefined;
+  awaitingConfiguration: boolean;
+}
+
+export interface TokenUpdateOutcome {
+  /** 1 for the first TokenUpdate after (re-)enrollment: the moment pushes may start. */
+  tokenUpdateCount: number;
+  unlockTokenStored: boolean;
+}
+
+/** Where each sealed secret lives; the AAD ties a ciphertext to its row and column. */
+export const unlockTokenAad = (deviceId: string): string => `devices.unlock_token:${deviceId}`;
+export const bootstrapTokenAad = (deviceId: string): string => `devices.bootstrap_token:${deviceId}`;
+
+/**
+ * The rules of the device channel's enrollment record (DESIGN.md, "Protocol rules").
+ * Every method runs its writes in one transaction, after all checks that need no database.
+ */
+@Injectable()
+export class EnrollmentsService {
+  constructor(
+    @Inject(DatabaseService) private readonly db: DatabaseService,
+    @Inject(EnrollmentsRepository) private readonly repo: EnrollmentsRepository,
+    @Inject(SecretBox) private readonly secrets: SecretBox,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
+
+  /** Topic must start with `com.apple.mgmt.` and, when `PUSH_TOPICS` is set, be one of them. */
+  checkTopic(topic: string): void {
+    if (!topic.startsWith(PUSH_TOPIC_PREFIX) || topic.length === PUSH_TOPIC_PREFIX.length) {
+      throw new CheckinError(CheckinErrorCode.TopicNotAllowed, `Topic must start with ${PUSH_TOPIC_PREFIX}`);
+    }
+    if (this.config.pushTopics.length > 0 && !this.config.pushTopics.includes(topic)) {
+      throw new CheckinError(CheckinErrorCode.TopicNotAllowed, `Topic ${topic} is not a push topic of this server`);
+    }
+  }
+
+  /** Authenticate: create the device, or re-enroll it. Returns whether it was known before. */
+  async authenticate(
+    deviceId: string,
+    facts: DeviceFacts,
+    rawMessage: Buffer,
+    now: Date,
+  ): Promise<{ reenrollment: boolean }> {
+    return this.db.transaction(async (tx) => {
+      const reenrollment = await this.repo.deviceExists(tx, deviceId);
+      await this.repo.upsertAuthenticatedDevice(tx, deviceId, facts, rawMessage, now);
+      if (reenrollment) await this.repo.disableAllForReenrollment(tx, deviceId, now);
+      return { reenrollment };
+    });
+  }
+
+  /** TokenUpdate on the device channel (device enrollment, or the device side of User Enrollment). */
+  async tokenUpdate(enrollment: ResolvedEnrollment, input: TokenUpdateInput, now: Date): Promise<TokenUpdateOutcome> {
+    const sealedUnlock =
+      input.unlockToken !== undefined && input.unlockToken.length > 0
+        ? this.secrets.seal(input.unlockToken, unlockTokenAad(enrollment.deviceId))
+        : undefined;
+    try {
+      return await this.db.transaction(async (tx) => {
+        await this.repo.upsertFromTokenUpdate(
+          tx,
+          {
+            id: enrollment.id,
+            deviceId: enrollment.deviceId,
+            parentId: enrollment.parentId,
+            type: enrollment.type,
+            topic: input.topic,
+            pushMagic: input.pushMagic,
+            token: input.token,
+            awaitingConfiguration: input.awaitingConfiguration,
+          },
+          now,
+        );
+        if (sealedUnlock !== undefined) await this.repo.setUnlockToken(tx, enrollment.deviceId, sealedUnlock, now);
+        const tokenUpdateCount = await this.repo.tokenUpdateCount(tx, enrollment.id);
+        return { tokenUpdateCount, unlockTokenStored: sealedUnlock !== undefined };
+      });
+    } catch (err) {
+      if (isForeignKeyViolation(err)) throw unknownDevice(enrollment.deviceId);
+      throw err;
+    }
+  }
+
+  /** CheckOut: disable the enrollment (and, on the device channel, its user channels); keep the records. */
+  async checkOut(enrollment: ResolvedEnrollment, now: Date): Promise<{ disabled: number }> {
+    return this.db.transaction(async (tx) => {
+      const disabled = await this.repo.disable(tx, enrollment.id, enrollment.channel === 'device', now);
+      if (disabled === 0 && !(await this.repo.deviceExists(tx, enrollment.deviceId))) {
+        throw new CheckinError(CheckinErrorCode.UnknownEnrollment, `enrollment ${enrollment.id} is not known`);
+      }
+      return { disabled };
+    });
+  }
+
+  /** SetBootstrapToken: store it, or clear it when missing or empty. */
+  async setBootstrapToken(
+    enrollment: ResolvedEnrollment,
+    token: Buffer | undefined,
+    now: Date,
+  ): Promise<{ cleared: boolean }> {
+    const sealed =
+      token !== undefined && token.length > 0 ? this.secrets.seal(token, bootstrapTokenAad(enrollment.deviceId)) : null;
+    return this.db.transaction(async (tx) => {
+      await this.requireBootstrapCapable(tx, enrollment);
+      await this.repo.setBootstrapToken(tx, enrollment.deviceId, sealed, now);
+      return { cleared: sealed === null };
+    });
+  }
+
+  /** GetBootstrapToken: the escrowed token, or `null` when none is stored. */
+  async getBootstrapToken(enrollment: ResolvedEnrollment): Promise<Buffer | null> {
+    const sealed = await this.db.transaction(async (tx) => {
+      await this.requireBootstrapCapable(tx, enrollment);
+      return this.repo.bootstrapToken(tx, enrollment.deviceId);
+    });
+    return sealed === null ? null : this.secrets.open(sealed, bootstrapTokenAad(enrollment.deviceId));
+  }
+
+  /** Bootstrap tokens belong to an enabled device-channel enrollment, never to User Enrollment. */
+  private async requireBootstrapCapable(tx: SqlRunner, enrollment: ResolvedEnrollment): Promise<void> {
+    const state = await this.repo.enrollmentState(tx, enrollment.id);
+    if (state === undefined) {
+      throw new CheckinError(
+        CheckinErrorCode.UnknownEnrollment,
+        `enrollment ${enrollment.id} is not known (no TokenUpdate yet)`,
+      );
+    }
+    if (state.type !== 'Device') {
+      throw new CheckinError(
+        CheckinErrorCode.NotAllowedForEnrollmentType,
+        `bootstrap tokens are not available to ${state.type} enrollments`,
+      );
+    }
+    if (!state.enabled) {
+      throw new CheckinError(CheckinErrorCode.EnrollmentDisabled, `enrollment ${enrollment.id} is not enabled`);
+    }
+  }
+}
+
+function unknownDevice(deviceId: string): CheckinError {
+  return new CheckinError(CheckinErrorCode.UnknownDevice, `device ${deviceId} has not sent Authenticate`);
+}

@@ -1,0 +1,19 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { CheckinHandler } from '../../checkin/checkin-handler.decorator.js';
+import { OK } from '../../checkin/checkin.types.js';
+import type { CheckinContext, CheckinMessageHandler, CheckinResult } from '../../checkin/checkin.types.js';
+import { EnrollmentsService } from '../enrollments.service.js';
+import { CheckOutMessage } from '../messages/check-out.message.js';
+
+/** CheckOut: disable the enrollment and its user channels; records are kept. */
+@CheckinHandler({ messageType: 'CheckOut', dto: CheckOutMessage })
+@Injectable()
+export class CheckOutHandler implements CheckinMessageHandler<CheckOutMessage> {
+  constructor(@Inject(EnrollmentsService) private readonly enrollments: EnrollmentsService) {}
+
+  async handle(_msg: CheckOutMessage, ctx: CheckinContext): Promise<CheckinResult> {
+    const { disabled } = await this.enrollments.checkOut(ctx.enrollment, ctx.receivedAt);
+    ctx.logFields.enrollmentsDisabled = disabled;
+    return OK;
+  }
+}

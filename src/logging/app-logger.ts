@@ -1,0 +1,86 @@
+import type { LoggerService } from '@nestjs/common';
+import type { LogFormat, LogLevel } from '../config/config.js';
+
+const RANK: Record<LogLevel, number> = { error: 0, warn: 1, info: 2, debug: 3 };
+
+/** Structured fields of a log line. Never put secrets (tokens, keys) here. */
+export type LogFields = Record<string, unknown>;
+
+export interface LogSink {
+  write(line: string): void;
+}
+
+const stdoutSink: LogSink = { write: (line) => process.stdout.write(line) };
+
+/**
+ * One logger for the whole process: JSON lines (one object per line, searchable by field)
+ * or plain text for a terminal. It also serves as Nest's logger so framework messages
+ * share the format.
+ */
+export class AppLogger implements LoggerService {
+  private readonly threshold: number;
+
+  constructor(
+    level: LogLevel = 'info',
+    private readonly format: LogFormat = 'json',
+    private readonly sink: LogSink = stdoutSink,
+  ) {
+    this.threshold = RANK[level];
+  }
+
+  enabled(level: LogLevel): boolean {
+    return RANK[level] <= this.threshold;
+  }
+
+  emit(level: LogLevel, msg: string, fields: LogFields = {}): void {
+    if (!this.enabled(level)) return;
+    const time = new Date().toISOString();
+    if (this.format === 'json') {
+      this.sink.write(`${JSON.stringify({ time, level, msg, ...fields })}\n`);
+      return;
+    }
+    const extra = Object.entries(fields)
+      .filter(([, v]) => v !== undefined)
+      .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
+      .join(' ');
+    this.sink.write(`${time} ${level.toUpperCase().padEnd(5)} ${msg}${extra ? ` ${extra}` : ''}\n`);
+  }
+
+  error(message: unknown, ...rest: unknown[]): void {
+    this.fromNest('error', message, rest);
+  }
+  warn(message: unknown, ...rest: unknown[]): void {
+    this.fromNest('warn', message, rest);
+  }
+  log(message: unknown, ...rest: unknown[]): void {
+    // Nest's start-up chatter (modules loaded, routes mapped) is debug detail; its own
+    // "application started" line stays at info.
+    const context = rest[rest.length - 1];
+    this.fromNest(context === 'NestApplication' ? 'info' : 'debug', message, rest);
+  }
+  debug(message: unknown, ...rest: unknown[]): void {
+    this.fromNest('debug', message, rest);
+  }
+  verbose(message: unknown, ...rest: unknown[]): void {
+    this.fromNest('debug', message, rest);
+  }
+
+  /** Nest passes (message, ...optional params, context?). The last string is the context. */
+  private fromNest(level: LogLevel, message: unknown, rest: unknown[]): void {
+    if (!this.enabled(level)) return;
+    const context = typeof rest[rest.length - 1] === 'string' ? (rest.pop() as string) : undefined;
+    const fields: LogFields = { context };
+    for (const extra of rest) {
+      if (typeof extra === 'string' && extra.includes('\n')) fields.stack = extra;
+      else if (extra !== undefined) fields.detail = extra;
+    }
+    if (message instanceof Error) {
+      this.emit(level, message.message, { ...fields, stack: message.stack });
+    } else if (typeof message === 'object' && message !== null) {
+      const { msg, ...others } = message as LogFields;
+      this.emit(level, typeof msg === 'string' ? msg : JSON.stringify(message), { ...fields, ...others });
+    } else {
+      this.emit(level, String(message), fields);
+    }
+  }
+}

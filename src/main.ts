@@ -1,0 +1,36 @@
+import { createApp } from './app.factory.js';
+import { ConfigError, loadConfig } from './config/config.js';
+import { AppLogger } from './logging/app-logger.js';
+
+async function main(): Promise<void> {
+  let config;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      new AppLogger('error', process.env.NODE_ENV === 'production' ? 'json' : 'text').emit('error', err.message, {
+        variable: err.variable,
+      });
+      process.exit(78); // EX_CONFIG
+    }
+    throw err;
+  }
+  const logger = new AppLogger(config.logLevel, config.logFormat);
+  try {
+    const app = await createApp(config, logger);
+    await app.listen(config.port);
+    logger.emit('info', 'check-in server listening', {
+      port: config.port,
+      database: config.database.driver,
+      pushTopics: config.pushTopics.length > 0 ? config.pushTopics : 'any com.apple.mgmt.*',
+    });
+  } catch (err) {
+    logger.emit('error', 'start-up failed', {
+      reason: err instanceof Error ? err.message : String(err),
+      stack: err instanceof Error ? err.stack : undefined,
+    });
+    process.exit(1);
+  }
+}
+
+void main();

@@ -1,0 +1,67 @@
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import type { AddressInfo } from 'node:net';
+import { DataSource } from 'typeorm';
+import { createApp } from '../../src/app.factory.js';
+import { loadConfig } from '../../src/config/config.js';
+import type { AppConfig } from '../../src/config/config.js';
+import { AppLogger } from '../../src/logging/app-logger.js';
+import { createTestDatabase } from './test-db.js';
+import type { TestDatabase } from './test-db.js';
+
+export const ADMIN_KEY = 'test-admin-key-0123456789';
+export const TOPIC = 'com.apple.mgmt.External.0c3b5d2e-3f6a-4b8e-9d41-2a7c8e5f1b90';
+
+/** Every log line the app wrote, parsed, so tests can search them (and check no secret leaks). */
+export class CapturedLogs {
+  readonly lines: string[] = [];
+  write(line: string): void {
+    this.lines.push(line);
+  }
+  entries(): Record<string, unknown>[] {
+    return this.lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+  }
+  text(): string {
+    return this.lines.join('');
+  }
+}
+
+export interface TestApp {
+  readonly url: string;
+  readonly app: NestExpressApplication;
+  readonly config: AppConfig;
+  readonly db: TestDatabase;
+  readonly dataSource: DataSource;
+  readonly logs: CapturedLogs;
+  close(): Promise<void>;
+}
+
+/** The real application on a real HTTP port and a fresh real database. */
+export async function startTestApp(env: Record<string, string> = {}, db?: TestDatabase): Promise<TestApp> {
+  const database = db ?? (await createTestDatabase());
+  const config = loadConfig({
+    NODE_ENV: 'test',
+    DATABASE_URL: database.url,
+    DATA_DIR: database.dataDir,
+    ADMIN_API_KEY: ADMIN_KEY,
+    LOG_LEVEL: 'debug',
+    LOG_FORMAT: 'json',
+    ...env,
+  });
+  const logs = new CapturedLogs();
+  const logger = new AppLogger(config.logLevel, config.logFormat, logs);
+  const app = await createApp(config, logger);
+  await app.listen(0, '127.0.0.1');
+  const { port } = app.getHttpServer().address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    app,
+    config,
+    db: database,
+    dataSource: app.get(DataSource),
+    logs,
+    close: async () => {
+      await app.close();
+      if (db === undefined) await database.drop();
+    },
+  };
+}
