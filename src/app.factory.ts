@@ -1,7 +1,6 @@
 import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
-import express from 'express';
 import { AppModule } from './app.module.js';
 import { loadOrCreateDevKey, SecretBox } from './common/secret-box.js';
 import type { AppConfig } from './config/config.js';
@@ -27,12 +26,11 @@ export async function createApp(config: AppConfig, logger: AppLogger): Promise<N
   }
   const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config, logger, secretBox), {
     logger,
-    // The check-in endpoint reads its own raw body (signatures cover the exact bytes);
-    // only the admin API parses JSON.
+    // The check-in endpoint reads its own raw body (signatures cover the exact bytes); no
+    // other route takes a body yet.
     bodyParser: false,
     abortOnError: false,
   });
-  app.use('/api', express.json({ limit: '100kb' }));
   app.disable('x-powered-by');
   app.enableShutdownHooks(['SIGTERM', 'SIGINT']);
   return app;

@@ -8,6 +8,7 @@ import { ConfigModule } from './config/config.module.js';
 import { DatabaseModule } from './database/database.module.js';
 import { EnrollmentsModule } from './enrollments/enrollments.module.js';
 import { HealthModule } from './health/health.module.js';
+import { GracefulShutdown } from './lifecycle/graceful-shutdown.js';
 import type { AppLogger } from './logging/app-logger.js';
 
 @Module({})
@@ -23,6 +24,7 @@ export class AppModule {
         AdminModule,
         HealthModule,
       ],
+      providers: [GracefulShutdown],
     };
   }
 }

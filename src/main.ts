@@ -19,8 +19,9 @@ async function main(): Promise<void> {
   try {
     const app = await createApp(config, logger);
     await app.listen(config.port);
+    const address = app.getHttpServer().address();
     logger.emit('info', 'check-in server listening', {
-      port: config.port,
+      port: typeof address === 'object' && address !== null ? address.port : config.port,
       database: config.database.driver,
       pushTopics: config.pushTopics.length > 0 ? config.pushTopics : 'any com.apple.mgmt.*',
     });

@@ -63,6 +63,7 @@ export class CheckinController {
     const header = req.headers['x-request-id'];
     const requestId = typeof header === 'string' && REQUEST_ID_RE.test(header) ? header : randomUUID();
     const logFields: Record<string, unknown> = { requestId };
+    res.setHeader('X-Request-Id', requestId);
     let status: number;
     try {
       const rawBody = await readBody(req, this.config.checkinMaxBodyBytes);

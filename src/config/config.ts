@@ -85,7 +85,12 @@ export function parseDatabaseUrl(raw: string, cwd: string = process.cwd()): Data
     } catch {
       throw new ConfigError('DATABASE_URL', 'is not a valid mysql:// URL');
     }
-    const database = decodeURIComponent(url.pathname.replace(/^\//, ''));
+    let database: string;
+    try {
+      database = decodeURIComponent(url.pathname.replace(/^\//, ''));
+    } catch {
+      throw new ConfigError('DATABASE_URL', 'has a database name that is not valid percent-encoding');
+    }
     if (url.hostname === '') throw new ConfigError('DATABASE_URL', 'has no host');
     if (database === '' || database.includes('/')) {
       throw new ConfigError('DATABASE_URL', 'must name one database, as in mysql://user:pass@host:3306/mdm');

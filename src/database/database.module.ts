@@ -11,7 +11,7 @@ import { DatabaseService } from './database.service.js';
 export async function openDatabase(config: AppConfig, logger: AppLogger): Promise<DataSource> {
   let ds = new DataSource(dataSourceOptions(config.database, config.databasePoolSize));
   await ds.initialize();
-  if (ds.options.type === 'mysql' && isMariaDb(ds)) {
+  if (ds.options.type === 'mysql' && (await isMariaDb(ds))) {
     // TypeORM reads MariaDB's catalogue differently (e.g. DEFAULT NULL); tell it what it talks to.
     await ds.destroy();
     ds = new DataSource(dataSourceOptions(config.database, config.databasePoolSize, 'mariadb'));
@@ -26,9 +26,9 @@ export async function openDatabase(config: AppConfig, logger: AppLogger): Promis
   return ds;
 }
 
-function isMariaDb(ds: DataSource): boolean {
-  const version: unknown = (ds.driver as { version?: unknown }).version;
-  return typeof version === 'string' && /mariadb/i.test(version);
+async function isMariaDb(ds: DataSource): Promise<boolean> {
+  const rows = await ds.query<{ v: string }[]>('SELECT VERSION() AS v');
+  return /mariadb/i.test(rows[0]?.v ?? '');
 }
 
 @Injectable()

@@ -1,11 +1,15 @@
 import { Controller, Get, HttpCode, Inject, Res } from '@nestjs/common';
+import { AppLogger } from '../logging/app-logger.js';
 import type { Response } from 'express';
 import { DataSource } from 'typeorm';
 
 /** Liveness and readiness probes for Kubernetes. */
 @Controller()
 export class HealthController {
-  constructor(@Inject(DataSource) private readonly ds: DataSource) {}
+  constructor(
+    @Inject(DataSource) private readonly ds: DataSource,
+    @Inject(AppLogger) private readonly logger: AppLogger,
+  ) {}
 
   /** The process is alive and serving HTTP. */
   @Get('healthz')
@@ -26,8 +30,9 @@ export class HealthController {
       }
       res.status(200).json({ status: 'ok' });
     } catch (err) {
-      const reason = err instanceof Error ? err.message : String(err);
-      res.status(503).json({ status: 'unavailable', reason: `database unreachable: ${reason}` });
+      // The probe is unauthenticated: details (hosts, users) go to the log, not the answer.
+      this.logger.emit('warn', 'readiness check failed', { reason: err instanceof Error ? err.message : String(err) });
+      res.status(503).json({ status: 'unavailable', reason: 'database unreachable' });
     }
   }
 }

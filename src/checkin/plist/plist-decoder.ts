@@ -56,6 +56,11 @@ function newDict(): PlistDict {
   return Object.create(null) as PlistDict;
 }
 
+/** An integer as a number when that is exact, else as a bigint. */
+function safeNumber(v: bigint): number | bigint {
+  return v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v;
+}
+
 function checkKey(key: string): void {
   if (key === '__proto__') throw new PlistDecodeError('the key "__proto__" is not allowed');
 }
@@ -192,7 +197,12 @@ class XmlPlistReader {
     return text.replace(/&([^;&\s]{0,10});?/g, (whole, ref: string) => {
       if (!whole.endsWith(';')) throw this.error('bare "&" in text');
       if (ref.startsWith('#')) {
-        const code = ref[1] === 'x' || ref[1] === 'X' ? parseInt(ref.slice(2), 16) : parseInt(ref.slice(1), 10);
+        // The whole reference must be digits: parseInt alone would read "&#12abc;" as "&#12;".
+        const code = /^#[xX][0-9a-fA-F]+$/.test(ref)
+          ? parseInt(ref.slice(2), 16)
+          : /^#[0-9]+$/.test(ref)
+            ? parseInt(ref.slice(1), 10)
+            : NaN;
         if (!Number.isInteger(code) || code < 0 || code > 0x10ffff)
           throw this.error(`bad character reference &${ref};`);
         return String.fromCodePoint(code);
@@ -222,9 +232,12 @@ class XmlPlistReader {
           return '';
         case 'data':
           return Buffer.alloc(0);
+        // An empty container is still a level of nesting, as <array></array> is.
         case 'dict':
+          this.checkDepth(depth + 1);
           return newDict();
         case 'array':
+          this.checkDepth(depth + 1);
           return [];
         default:
           throw this.error(`<${name}/> holds no value`);
@@ -248,8 +261,7 @@ class XmlPlistReader {
         if (!INTEGER_RE.test(text)) throw this.error(`<integer> "${text.slice(0, 20)}" is not an integer`);
         const negative = text.startsWith('-');
         const digits = text.replace(/^[+-]/, '');
-        const big = BigInt(digits) * (negative ? -1n : 1n);
-        return big >= BigInt(Number.MIN_SAFE_INTEGER) && big <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(big) : big;
+        return safeNumber(BigInt(digits) * (negative ? -1n : 1n));
       }
       case 'real': {
         const text = this.readText(name).trim();
@@ -403,11 +415,11 @@ class BinaryPlistReader {
       case 0x1: {
         const size = 1 << (marker & 0x0f);
         this.span(at + 1, size);
-        if (size === 8) {
-          const v = this.buf.readBigInt64BE(at + 1);
-          return v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v;
+        if (size === 8) return safeNumber(this.buf.readBigInt64BE(at + 1));
+        // 128-bit signed; CoreFoundation writes unsigned 64-bit values above INT64_MAX this way.
+        if (size === 16) {
+          return safeNumber((this.buf.readBigInt64BE(at + 1) << 64n) + this.buf.readBigUInt64BE(at + 9));
         }
-        if (size === 16) return this.buf.readBigInt64BE(at + 9);
         return this.uint(at + 1, size);
       }
       case 0x2: {
@@ -417,10 +429,13 @@ class BinaryPlistReader {
         if (size === 8) return this.buf.readDoubleBE(at + 1);
         throw this.error('bad real size');
       }
-      case 0x3:
+      case 0x3: {
         if (marker !== 0x33) throw this.error('bad date marker');
         this.span(at + 1, 8);
-        return new Date(EPOCH_2001_MS + this.buf.readDoubleBE(at + 1) * 1000);
+        const date = new Date(EPOCH_2001_MS + this.buf.readDoubleBE(at + 1) * 1000);
+        if (Number.isNaN(date.getTime())) throw this.error('date is out of range');
+        return date;
+      }
       case 0x4: {
         const { length, start } = this.length(marker, at);
         this.span(start, length);

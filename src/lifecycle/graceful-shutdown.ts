@@ -1,0 +1,22 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { BeforeApplicationShutdown } from '@nestjs/common';
+import { HttpAdapterHost } from '@nestjs/core';
+import type { Server } from 'node:http';
+
+/**
+ * On SIGTERM the HTTP server stops accepting connections and waits for requests in flight.
+ * A keep-alive connection that finishes its request afterwards would otherwise hold the
+ * process until its idle timeout; this closes such connections as soon as they are idle.
+ */
+@Injectable()
+export class GracefulShutdown implements BeforeApplicationShutdown {
+  constructor(@Inject(HttpAdapterHost) private readonly host: HttpAdapterHost) {}
+
+  beforeApplicationShutdown(): void {
+    const server = this.host.httpAdapter?.getHttpServer() as Server | undefined;
+    if (server === undefined) return;
+    const timer = setInterval(() => server.closeIdleConnections(), 100);
+    timer.unref();
+    server.once('close', () => clearInterval(timer));
+  }
+}

@@ -1,0 +1,231 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { request } from 'node:http';
+import { createServer, connect } from 'node:net';
+import type { Server, Socket } from 'node:net';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { after, before, describe, it } from 'node:test';
+import { DataSource } from 'typeorm';
+import { newUdid, send, xmlMessage } from './support/device.js';
+import { snapshot } from './support/snapshot.js';
+import { startTestApp } from './support/test-app.js';
+import type { TestApp } from './support/test-app.js';
+import { createTestDatabase, testDriver } from './support/test-db.js';
+import type { TestDatabase } from './support/test-db.js';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+describe('schema', () => {
+  let t: TestApp;
+  before(async () => {
+    t = await startTestApp();
+  });
+  after(async () => {
+    await t.close();
+  });
+
+  it('the committed migrations create exactly the schema the entities describe', async () => {
+    const pending = await t.dataSource.driver.createSchemaBuilder().log();
+    assert.deepEqual(
+      pending.upQueries.map((q) => q.query),
+      [],
+    );
+    assert.equal(await t.dataSource.showMigrations(), false);
+  });
+
+  it('every migration can be reverted and applied again', async () => {
+    const count = t.dataSource.migrations.length;
+    for (let i = 0; i < count; i++) await t.dataSource.undoLastMigration({ transaction: 'each' });
+    assert.equal(await t.dataSource.showMigrations(), true);
+    const ready = await fetch(`${t.url}/readyz`);
+    assert.equal(ready.status, 503);
+    assert.match(JSON.stringify(await ready.json()), /unavailable/);
+    await t.dataSource.runMigrations({ transaction: 'each' });
+    assert.equal(await t.dataSource.showMigrations(), false);
+    assert.equal((await fetch(`${t.url}/readyz`)).status, 200);
+  });
+});
+
+/** A TCP proxy in front of MySQL that can be cut and restored, to take the database "down". */
+class CuttableProxy {
+  private server: Server | undefined;
+  private readonly sockets = new Set<Socket>();
+  port = 0;
+
+  constructor(
+    private readonly targetHost: string,
+    private readonly targetPort: number,
+  ) {}
+
+  async up(): Promise<void> {
+    if (this.server !== undefined) return;
+    this.server = createServer((client) => {
+      const upstream = connect(this.targetPort, this.targetHost);
+      for (const s of [client, upstream]) {
+        this.sockets.add(s);
+        s.on('close', () => this.sockets.delete(s));
+        s.on('error', () => s.destroy());
+      }
+      client.pipe(upstream).pipe(client);
+    });
+    await new Promise<void>((resolve) => this.server?.listen(this.port, '127.0.0.1', resolve));
+    const addr = this.server.address();
+    if (typeof addr === 'object' && addr !== null) this.port = addr.port;
+  }
+
+  async down(): Promise<void> {
+    for (const s of this.sockets) s.destroy();
+    this.sockets.clear();
+    const server = this.server;
+    this.server = undefined;
+    await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+  }
+}
+
+describe('database outage (MySQL)', { skip: testDriver() !== 'mysql' && 'needs a network database' }, () => {
+  let db: TestDatabase;
+  let proxy: CuttableProxy;
+  let t: TestApp;
+  let direct: DataSource;
+
+  before(async () => {
+    db = await createTestDatabase();
+    const target = new URL(db.url);
+    proxy = new CuttableProxy(target.hostname, Number(target.port || 3306));
+    await proxy.up();
+    const viaProxy = new URL(db.url);
+    viaProxy.host = `127.0.0.1:${proxy.port}`;
+    t = await startTestApp({ DATABASE_URL: viaProxy.toString() }, { ...db, url: viaProxy.toString() });
+    direct = new DataSource({ type: 'mysql', url: db.url });
+    await direct.initialize();
+  });
+  after(async () => {
+    await proxy.up(); // let the pool say goodbye if a test left the database cut off
+    await t.close();
+    await proxy.down();
+    await direct.destroy();
+    await db.drop();
+  });
+
+  it('answers 503 with Retry-After, writes nothing, reports not ready, and recovers', async () => {
+    const udid = newUdid();
+    assert.equal((await send(t.url, xmlMessage('ipad-authenticate.plist', { UDID: udid }))).status, 200);
+    const before = await snapshot(direct);
+
+    await proxy.down();
+    const r = await send(t.url, xmlMessage('ipad-token-update.plist', { UDID: udid }));
+    assert.equal(r.status, 503, r.text);
+    assert.equal(r.headers.get('retry-after'), '30');
+    assert.notEqual(r.status, 401);
+    assert.equal((await fetch(`${t.url}/readyz`)).status, 503);
+    assert.deepEqual(await snapshot(direct), before);
+
+    await proxy.up();
+    let status = 0;
+    for (let i = 0; i < 20 && status !== 200; i++) {
+      status = (await send(t.url, xmlMessage('ipad-token-update.plist', { UDID: udid }))).status;
+    }
+    assert.equal(status, 200);
+    const rows = await direct.query<{ n: number }[]>('SELECT token_update_count AS n FROM enrollments WHERE id = ?', [
+      udid,
+    ]);
+    assert.equal(Number(rows[0]?.n), 1);
+  });
+});
+
+function waitForLine(child: ChildProcess, pattern: RegExp): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let seen = '';
+    const onData = (chunk: Buffer): void => {
+      seen += chunk.toString('utf8');
+      const line = seen.split('\n').find((l) => pattern.test(l));
+      if (line !== undefined) {
+        child.stdout?.off('data', onData);
+        resolve(line);
+      }
+    };
+    child.stdout?.on('data', onData);
+    child.once('exit', (code) => reject(new Error(`exited with ${code} before "${pattern.source}": ${seen}`)));
+  });
+}
+
+describe('the built server (dist/main.js)', () => {
+  let db: TestDatabase;
+  before(async () => {
+    db = await createTestDatabase();
+  });
+  after(async () => {
+    await db.drop();
+  });
+
+  const env = (extra: Record<string, string> = {}): NodeJS.ProcessEnv => ({
+    PATH: process.env.PATH,
+    DATABASE_URL: db.url,
+    DATA_DIR: db.dataDir,
+    PORT: '0',
+    LOG_FORMAT: 'json',
+    ...extra,
+  });
+
+  it('refuses to start in production without SECRETS_KEY, naming the variable', async () => {
+    const child = spawn(process.execPath, [join(ROOT, 'dist', 'main.js')], { env: env({ NODE_ENV: 'production' }) });
+    let out = '';
+    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+    assert.equal(code, 78);
+    assert.match(out, /SECRETS_KEY/);
+  });
+
+  it('finishes an in-flight check-in on SIGTERM before it exits', async () => {
+    const child = spawn(process.execPath, [join(ROOT, 'dist', 'main.js')], { env: env() });
+    const line = await waitForLine(child, /check-in server listening/);
+    const port = (JSON.parse(line) as { port: number }).port;
+    const url = `http://127.0.0.1:${port}`;
+    const udid = newUdid();
+    assert.equal((await send(url, xmlMessage('ipad-authenticate.plist', { UDID: udid }))).status, 200);
+
+    // Start a TokenUpdate, send half its body, then SIGTERM, then the rest.
+    const body = xmlMessage('ipad-token-update.plist', { UDID: udid });
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+      child.once('exit', (code, signal) => resolve({ code, signal })),
+    );
+    const reply = new Promise<number>((resolve, reject) => {
+      const req = request(`${url}/checkin`, {
+        method: 'PUT',
+        headers: { 'content-length': String(body.length), 'content-type': 'application/x-apple-aspen-mdm-checkin' },
+      });
+      req.on('response', (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+      });
+      req.on('error', reject);
+      req.write(body.subarray(0, 100));
+      setTimeout(() => {
+        child.kill('SIGTERM');
+        setTimeout(() => req.end(body.subarray(100)), 300);
+      }, 200);
+    });
+    assert.equal(await reply, 200);
+    const exit = await exited;
+    assert.ok(exit.code === 0 || exit.signal === 'SIGTERM', JSON.stringify(exit));
+
+    const probe = await createTestDatabaseView(db);
+    const rows = await probe.query<{ enabled: number | boolean }[]>('SELECT enabled FROM enrollments WHERE id = ?', [
+      udid,
+    ]);
+    await probe.destroy();
+    assert.equal(Number(rows[0]?.enabled), 1);
+  });
+});
+
+/** A plain connection to the test database, for reading what a separate process wrote. */
+async function createTestDatabaseView(db: TestDatabase): Promise<DataSource> {
+  const ds =
+    db.driver === 'mysql'
+      ? new DataSource({ type: 'mysql', url: db.url })
+      : new DataSource({ type: 'better-sqlite3', database: db.url.slice('sqlite:'.length) });
+  await ds.initialize();
+  return ds;
+}
