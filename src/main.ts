@@ -1,20 +1,9 @@
 import { createApp } from './app.factory.js';
-import { ConfigError, loadConfig } from './config/config.js';
+import { loadConfigOrExit } from './config/config.js';
 import { AppLogger } from './logging/app-logger.js';
 
 async function main(): Promise<void> {
-  let config;
-  try {
-    config = loadConfig();
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      new AppLogger('error', process.env.NODE_ENV === 'production' ? 'json' : 'text').emit('error', err.message, {
-        variable: err.variable,
-      });
-      process.exit(78); // EX_CONFIG
-    }
-    throw err;
-  }
+  const config = loadConfigOrExit();
   const logger = new AppLogger(config.logLevel, config.logFormat);
   try {
     const app = await createApp(config, logger);

@@ -155,3 +155,21 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
 
 /** Nest injection token for the {@link AppConfig}. */
 export const APP_CONFIG = Symbol('APP_CONFIG');
+
+/**
+ * For the command-line entry points: the configuration, or a one-line error naming the bad
+ * variable and exit code 78 (EX_CONFIG).
+ */
+export function loadConfigOrExit(env: Env = process.env): AppConfig {
+  try {
+    return loadConfig(env);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    const line =
+      value(env, 'NODE_ENV') === 'production'
+        ? JSON.stringify({ time: new Date().toISOString(), level: 'error', msg: err.message, variable: err.variable })
+        : `${new Date().toISOString()} ERROR ${err.message}`;
+    process.stdout.write(`${line}\n`);
+    process.exit(78);
+  }
+}
