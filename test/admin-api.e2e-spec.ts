@@ -46,6 +46,7 @@ describe('inspection API', () => {
     assert.equal(r.status, 200);
     assert.deepEqual(Object.keys(r.json).sort(), [
       'buildVersion',
+      'certificate',
       'createdAt',
       'deviceName',
       'enrollments',

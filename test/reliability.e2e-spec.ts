@@ -8,7 +8,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { DataSource } from 'typeorm';
-import { newUdid, send, xmlMessage } from './support/device.js';
+import { loadOrCreateDevCa } from '../src/device-identity/dev-ca.js';
+import { DeviceSigner, newUdid, registerSigner, send, xmlMessage } from './support/device.js';
 import { snapshot } from './support/snapshot.js';
 import { startTestApp } from './support/test-app.js';
 import type { TestApp } from './support/test-app.js';
@@ -183,18 +184,26 @@ describe('the built server (dist/main.js)', () => {
     const line = await waitForLine(child, /check-in server listening/);
     const port = (JSON.parse(line) as { port: number }).port;
     const url = `http://127.0.0.1:${port}`;
+    // The server made its development CA in DATA_DIR; the device's identity comes from it.
+    const signer = new DeviceSigner((await loadOrCreateDevCa(db.dataDir)).ca, 'signature');
+    registerSigner(url, signer);
     const udid = newUdid();
     assert.equal((await send(url, xmlMessage('ipad-authenticate.plist', { UDID: udid }))).status, 200);
 
     // Start a TokenUpdate, send half its body, then SIGTERM, then the rest.
     const body = xmlMessage('ipad-token-update.plist', { UDID: udid });
+    const signature = (await signer.headers(body))['mdm-signature'] ?? '';
     const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
       child.once('exit', (code, signal) => resolve({ code, signal })),
     );
     const reply = new Promise<number>((resolve, reject) => {
       const req = request(`${url}/checkin`, {
         method: 'PUT',
-        headers: { 'content-length': String(body.length), 'content-type': 'application/x-apple-aspen-mdm-checkin' },
+        headers: {
+          'content-length': String(body.length),
+          'content-type': 'application/x-apple-aspen-mdm-checkin',
+          'mdm-signature': signature,
+        },
       });
       req.on('response', (res) => {
         res.resume();

@@ -1,10 +1,11 @@
 import { Module } from '@nestjs/common';
+import { DeviceIdentityModule } from '../device-identity/device-identity.module.js';
 import { EnrollmentsModule } from '../enrollments/enrollments.module.js';
 import { ApiKeyGuard } from './api-key.guard.js';
 import { InspectionController } from './inspection.controller.js';
 
 @Module({
-  imports: [EnrollmentsModule],
+  imports: [EnrollmentsModule, DeviceIdentityModule],
   controllers: [InspectionController],
   providers: [ApiKeyGuard],
 })

@@ -1,4 +1,5 @@
 import { isDatabaseUnavailable } from '../database/database.service.js';
+import { IdentityError } from '../device-identity/certificate-verifier.js';
 import { CheckinError, CheckinErrorCode } from './checkin.errors.js';
 
 export interface CheckinFailure {
@@ -19,6 +20,10 @@ export interface CheckinFailure {
 export function mapCheckinFailure(err: unknown): CheckinFailure {
   if (err instanceof CheckinError) {
     return { status: err.status, code: err.code, deviceText: err.message, logReason: err.message };
+  }
+  if (err instanceof IdentityError) {
+    const code = err.status === 403 ? CheckinErrorCode.IdentityNotAllowed : CheckinErrorCode.IdentityInvalid;
+    return { status: err.status, code, deviceText: err.message, logReason: err.message };
   }
   const reason = err instanceof Error ? err.message : String(err);
   const stack = err instanceof Error ? err.stack : undefined;

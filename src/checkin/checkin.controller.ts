@@ -3,8 +3,10 @@ import { randomUUID } from 'node:crypto';
 import type { Request, Response } from 'express';
 import { APP_CONFIG } from '../config/config.js';
 import type { AppConfig } from '../config/config.js';
+import { DeviceIdentityService } from '../device-identity/device-identity.service.js';
 import { AppLogger } from '../logging/app-logger.js';
 import { CheckinDispatcher } from './checkin.dispatcher.js';
+import { CheckinError, CheckinErrorCode } from './checkin.errors.js';
 import { mapCheckinFailure } from './checkin-failure.js';
 import type { CheckinResult } from './checkin.types.js';
 import { encodePlist } from './plist/plist-encoder.js';
@@ -25,6 +27,7 @@ export class CheckinController {
     @Inject(CheckinDispatcher) private readonly dispatcher: CheckinDispatcher,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(AppLogger) private readonly logger: AppLogger,
+    @Inject(DeviceIdentityService) private readonly identity: DeviceIdentityService,
   ) {}
 
   @Put('checkin')
@@ -67,7 +70,16 @@ export class CheckinController {
     let status: number;
     try {
       const rawBody = await readBody(req, this.config.checkinMaxBodyBytes);
-      const result = await this.dispatcher.dispatch({ rawBody, requestId, receivedAt: new Date(), logFields });
+      if (rawBody.length === 0) throw new CheckinError(CheckinErrorCode.MalformedPlist, 'the body is empty');
+      // Who sent it, before a byte of the body is decoded.
+      const certificate = await this.identity.identify(req.headers, rawBody);
+      const result = await this.dispatcher.dispatch({
+        rawBody,
+        requestId,
+        receivedAt: new Date(),
+        certificate,
+        logFields,
+      });
       status = result.status;
       send(res, result);
     } catch (err) {

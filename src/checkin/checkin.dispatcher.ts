@@ -1,6 +1,7 @@
 import { Inject, Injectable, Optional } from '@nestjs/common';
 import { validate } from 'class-validator';
 import type { ValidationError } from 'class-validator';
+import type { VerifiedCertificate } from '../device-identity/certificate-verifier.js';
 import { CheckinError, CheckinErrorCode } from './checkin.errors.js';
 import { CheckinHandlerRegistry } from './checkin-handler.registry.js';
 import { CHECKIN_MIDDLEWARE } from './checkin.types.js';
@@ -26,6 +27,7 @@ export interface DispatchInput {
   readonly rawBody: Buffer;
   readonly requestId: string;
   readonly receivedAt: Date;
+  readonly certificate: VerifiedCertificate | null;
   /** Filled as the request goes; the controller logs it whatever the outcome. */
   readonly logFields: Record<string, unknown>;
 }
@@ -97,6 +99,7 @@ export class CheckinDispatcher {
       rawBody: input.rawBody,
       requestId: input.requestId,
       receivedAt: input.receivedAt,
+      certificate: input.certificate,
       logFields: input.logFields,
     };
     const chain = this.middleware.reduceRight<() => Promise<CheckinResult>>(

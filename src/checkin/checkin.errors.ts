@@ -19,6 +19,8 @@ export enum CheckinErrorCode {
   EnrollmentDisabled = 'ENROLLMENT_DISABLED',
   NotAllowedForEnrollmentType = 'NOT_ALLOWED_FOR_ENROLLMENT_TYPE',
   Forbidden = 'FORBIDDEN',
+  IdentityInvalid = 'IDENTITY_INVALID',
+  IdentityNotAllowed = 'IDENTITY_NOT_ALLOWED',
   DatabaseUnavailable = 'DATABASE_UNAVAILABLE',
   Internal = 'INTERNAL',
 }
@@ -39,6 +41,8 @@ const STATUS: Record<CheckinErrorCode, number> = {
   [CheckinErrorCode.EnrollmentDisabled]: 400,
   [CheckinErrorCode.NotAllowedForEnrollmentType]: 400,
   [CheckinErrorCode.Forbidden]: 403,
+  [CheckinErrorCode.IdentityInvalid]: 400,
+  [CheckinErrorCode.IdentityNotAllowed]: 403,
   [CheckinErrorCode.DatabaseUnavailable]: 503,
   [CheckinErrorCode.Internal]: 500,
 };

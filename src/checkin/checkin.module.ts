@@ -1,5 +1,7 @@
 import { Module } from '@nestjs/common';
 import { DiscoveryModule } from '@nestjs/core';
+import { CertificateBindingMiddleware } from '../device-identity/certificate-binding.middleware.js';
+import { DeviceIdentityModule } from '../device-identity/device-identity.module.js';
 import { CheckinController } from './checkin.controller.js';
 import { CheckinDispatcher } from './checkin.dispatcher.js';
 import { CheckinHandlerRegistry } from './checkin-handler.registry.js';
@@ -11,14 +13,18 @@ import type { CheckinMiddleware } from './checkin.types.js';
  * storage: handlers live in the modules that own the behaviour and are discovered here.
  */
 @Module({
-  imports: [DiscoveryModule],
+  imports: [DiscoveryModule, DeviceIdentityModule],
   controllers: [CheckinController],
   providers: [
     CheckinHandlerRegistry,
     CheckinDispatcher,
-    // The ordered middleware chain around every handler (certificate binding, audit,
-    // webhooks come here, in this one list).
-    { provide: CHECKIN_MIDDLEWARE, useValue: [] satisfies CheckinMiddleware[] },
+    // The ordered middleware chain around every handler, in this one list: certificate
+    // binding first (audit and webhooks will follow it).
+    {
+      provide: CHECKIN_MIDDLEWARE,
+      inject: [CertificateBindingMiddleware],
+      useFactory: (binding: CertificateBindingMiddleware): CheckinMiddleware[] => [binding],
+    },
   ],
   exports: [CheckinHandlerRegistry],
 })

@@ -40,6 +40,14 @@ describe('loadConfig defaults', () => {
       logLevel: 'info',
       logFormat: 'text',
       databasePoolSize: 10,
+      deviceIdentity: {
+        mode: 'signature',
+        caFile: undefined,
+        intermediatesFile: undefined,
+        certHeader: 'client-cert',
+        clockSkewSeconds: 300,
+        bindRetroactively: false,
+      },
     });
     assert.equal(DEFAULT_DATABASE_URL, 'sqlite:./data/mdm.sqlite');
   });
@@ -51,14 +59,18 @@ describe('loadConfig defaults', () => {
   });
 
   it('logs JSON in production', () => {
-    const config = load({ NODE_ENV: 'production', SECRETS_KEY: KEY_B64 });
+    const config = load({ NODE_ENV: 'production', SECRETS_KEY: KEY_B64, DEVICE_CA_FILE: '/etc/mdm/ca.pem' });
     assert.equal(config.production, true);
     assert.equal(config.logFormat, 'json');
     assert.deepStrictEqual(config.secretsKey, KEY);
   });
 
   it('lets LOG_FORMAT override the default in either direction', () => {
-    assert.equal(load({ NODE_ENV: 'production', SECRETS_KEY: KEY_B64, LOG_FORMAT: 'text' }).logFormat, 'text');
+    assert.equal(
+      load({ NODE_ENV: 'production', SECRETS_KEY: KEY_B64, DEVICE_CA_FILE: '/etc/mdm/ca.pem', LOG_FORMAT: 'text' })
+        .logFormat,
+      'text',
+    );
     assert.equal(load({ LOG_FORMAT: 'json' }).logFormat, 'json');
     assert.equal(load({ LOG_FORMAT: 'JSON' }).logFormat, 'json');
   });
@@ -316,5 +328,43 @@ describe('loadConfig errors name the variable', () => {
     assert.ok(err instanceof Error);
     assert.equal(err.variable, 'PORT');
     assert.equal(err.message, 'Invalid configuration: PORT is wrong');
+  });
+});
+
+describe('device identity configuration', () => {
+  it('reads every DEVICE_* variable', () => {
+    const id = load({
+      DEVICE_AUTH: 'header',
+      DEVICE_CA_FILE: 'certs/ca.pem',
+      DEVICE_INTERMEDIATES_FILE: '/etc/mdm/intermediates.pem',
+      DEVICE_CERT_HEADER: 'X-SSL-Client-Cert',
+      DEVICE_CLOCK_SKEW_SECONDS: '600',
+      DEVICE_CERT_BIND_RETRO: 'true',
+    }).deviceIdentity;
+    assert.deepStrictEqual(id, {
+      mode: 'header',
+      caFile: resolve(CWD, 'certs/ca.pem'),
+      intermediatesFile: '/etc/mdm/intermediates.pem',
+      certHeader: 'x-ssl-client-cert',
+      clockSkewSeconds: 600,
+      bindRetroactively: true,
+    });
+  });
+
+  it('refuses DEVICE_AUTH=none in production, and production without a CA', () => {
+    assertConfigError(
+      () => load({ NODE_ENV: 'production', SECRETS_KEY: KEY_B64, DEVICE_AUTH: 'none' }),
+      'DEVICE_AUTH',
+      /cannot be "none"/,
+    );
+    assertConfigError(() => load({ NODE_ENV: 'production', SECRETS_KEY: KEY_B64 }), 'DEVICE_CA_FILE', /required/);
+    assert.equal(load({ DEVICE_AUTH: 'none' }).deviceIdentity.mode, 'none');
+  });
+
+  it('refuses bad values, naming the variable', () => {
+    assertConfigError(() => load({ DEVICE_AUTH: 'maybe' }), 'DEVICE_AUTH');
+    assertConfigError(() => load({ DEVICE_CERT_HEADER: 'bad header' }), 'DEVICE_CERT_HEADER');
+    assertConfigError(() => load({ DEVICE_CLOCK_SKEW_SECONDS: '-1' }), 'DEVICE_CLOCK_SKEW_SECONDS');
+    assertConfigError(() => load({ DEVICE_CERT_BIND_RETRO: 'sometimes' }), 'DEVICE_CERT_BIND_RETRO');
   });
 });

@@ -6,6 +6,20 @@ export type DatabaseConfig =
   | { readonly driver: 'mysql'; readonly url: string; readonly database: string };
 
 export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
+/** How a check-in proves which device sent it (see device-identity/). */
+export type DeviceAuthMode = 'signature' | 'header' | 'none';
+
+export interface DeviceIdentityConfig {
+  readonly mode: DeviceAuthMode;
+  /** PEM file(s) of the CA(s) device identities chain to; `undefined` outside production means the development CA. */
+  readonly caFile: string | undefined;
+  readonly intermediatesFile: string | undefined;
+  /** Lower-case header name carrying the proxy-verified client certificate (`header` mode). */
+  readonly certHeader: string;
+  readonly clockSkewSeconds: number;
+  /** Bind a certificate to an enrollment that has none yet (migrated from another server). */
+  readonly bindRetroactively: boolean;
+}
 export type LogFormat = 'json' | 'text';
 
 export interface AppConfig {
@@ -23,6 +37,7 @@ export interface AppConfig {
   readonly logLevel: LogLevel;
   readonly logFormat: LogFormat;
   readonly databasePoolSize: number;
+  readonly deviceIdentity: DeviceIdentityConfig;
 }
 
 /** A configuration problem, always naming the variable at fault. */
@@ -126,6 +141,44 @@ function parsePushTopics(raw: string | undefined): string[] {
   return topics;
 }
 
+function boolean(env: Env, name: string, fallback: boolean): boolean {
+  const raw = value(env, name);
+  if (raw === undefined) return fallback;
+  if (/^(true|1|yes)$/i.test(raw)) return true;
+  if (/^(false|0|no)$/i.test(raw)) return false;
+  throw new ConfigError(name, `must be true or false, got "${raw}"`);
+}
+
+function file(env: Env, name: string, cwd: string): string | undefined {
+  const raw = value(env, name);
+  return raw === undefined ? undefined : isAbsolute(raw) ? raw : resolve(cwd, raw);
+}
+
+function deviceIdentityConfig(env: Env, cwd: string, production: boolean): DeviceIdentityConfig {
+  const mode = oneOf<DeviceAuthMode>(env, 'DEVICE_AUTH', ['signature', 'header', 'none'], 'signature');
+  if (mode === 'none' && production) {
+    throw new ConfigError(
+      'DEVICE_AUTH',
+      'cannot be "none" when NODE_ENV=production: anyone could enroll or impersonate a device',
+    );
+  }
+  const caFile = file(env, 'DEVICE_CA_FILE', cwd);
+  if (mode !== 'none' && production && caFile === undefined) {
+    throw new ConfigError('DEVICE_CA_FILE', `is required when NODE_ENV=production and DEVICE_AUTH=${mode}`);
+  }
+  const header = (value(env, 'DEVICE_CERT_HEADER') ?? 'Client-Cert').toLowerCase();
+  if (!/^[a-z0-9-]+$/.test(header))
+    throw new ConfigError('DEVICE_CERT_HEADER', `is not a valid header name: "${header}"`);
+  return {
+    mode,
+    caFile,
+    intermediatesFile: file(env, 'DEVICE_INTERMEDIATES_FILE', cwd),
+    certHeader: header,
+    clockSkewSeconds: integer(env, 'DEVICE_CLOCK_SKEW_SECONDS', 300, 0, 7 * 24 * 3600),
+    bindRetroactively: boolean(env, 'DEVICE_CERT_BIND_RETRO', false),
+  };
+}
+
 /** Reads and checks the whole configuration; throws a {@link ConfigError} naming the first bad variable. */
 export function loadConfig(env: Env = process.env, cwd: string = process.cwd()): AppConfig {
   const production = value(env, 'NODE_ENV') === 'production';
@@ -150,6 +203,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     logLevel: oneOf<LogLevel>(env, 'LOG_LEVEL', ['error', 'warn', 'info', 'debug'], 'info'),
     logFormat: oneOf<LogFormat>(env, 'LOG_FORMAT', ['json', 'text'], production ? 'json' : 'text'),
     databasePoolSize: integer(env, 'DATABASE_POOL_SIZE', 10, 1, 500),
+    deviceIdentity: deviceIdentityConfig(env, cwd, production),
   };
 }
 

@@ -2,12 +2,13 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { DataSourceOptions } from 'typeorm';
 import type { DatabaseConfig } from '../config/config.js';
+import { CertificateBindingEntity } from '../device-identity/entities/certificate-binding.entity.js';
 import { DeviceEntity } from '../enrollments/entities/device.entity.js';
 import { EnrollmentEntity } from '../enrollments/entities/enrollment.entity.js';
 import { MYSQL_MIGRATIONS } from './migrations/mysql/index.js';
 import { SQLITE_MIGRATIONS } from './migrations/sqlite/index.js';
 
-export const ENTITIES = [DeviceEntity, EnrollmentEntity];
+export const ENTITIES = [DeviceEntity, EnrollmentEntity, CertificateBindingEntity];
 
 /**
  * TypeORM options for either driver. Schema changes come only from the committed

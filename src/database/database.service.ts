@@ -57,6 +57,11 @@ export class DatabaseService {
     return this.driver === 'sqlite' ? d.toISOString().replace('T', ' ').replace('Z', '') : d;
   }
 
+  /** A DATETIME read by raw SQL: a Date on MySQL, UTC text on SQLite. */
+  readDate(v: Date | string): Date {
+    return v instanceof Date ? v : new Date(`${v.replace(' ', 'T')}Z`);
+  }
+
   /** Rows changed by an UPDATE/DELETE, from either driver's result shape. */
   affectedRows(result: unknown): number {
     if (Array.isArray(result)) {

@@ -50,6 +50,10 @@ export class EnrollmentsService {
     }
   }
 
+  async deviceExists(deviceId: string): Promise<boolean> {
+    return this.repo.deviceExists(this.db, deviceId);
+  }
+
   /** Authenticate: create the device, or re-enroll it. Returns whether it was known before. */
   async authenticate(
     deviceId: string,

@@ -3,6 +3,10 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build, buildBinary, parse } from 'plist';
 import type { PlistValue } from 'plist';
+import { signDetached } from '../../src/device-identity/cms.js';
+import type { SignOptions } from '../../src/device-identity/cms.js';
+import { issueIdentity } from '../../src/device-identity/dev-ca.js';
+import type { CertificateAuthority, DeviceIdentity } from '../../src/device-identity/dev-ca.js';
 
 // Compiled tests run from .build/test/support; fixtures stay in the source tree.
 const FIXTURES = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'test', 'fixtures');
@@ -52,13 +56,77 @@ export interface SendOptions {
   method?: string;
   path?: string;
   headers?: Record<string, string>;
+  /** false: send no identity at all. */
+  sign?: boolean;
+  /** Prove this identity instead of the device's own. */
+  identity?: DeviceIdentity;
+  signOptions?: SignOptions;
 }
 
-/** Sends a body to the check-in endpoint as a device would. */
+/** The device id a body claims, read with the `plist` package; undefined when it has none. */
+function claimedDevice(body: Buffer): string | undefined {
+  try {
+    const dict = parse(
+      body.subarray(0, 8).toString('latin1') === 'bplist00' ? new Uint8Array(body) : body.toString('utf8'),
+    ) as Record<string, unknown>;
+    const id = dict.UDID ?? dict.EnrollmentID;
+    return typeof id === 'string' ? id : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Plays the devices' side of device identity for one server: each device gets its own
+ * identity certificate from the server's CA the first time it sends something, and every
+ * message carries it the way the server is configured to receive it.
+ */
+export class DeviceSigner {
+  private readonly identities = new Map<string, Promise<DeviceIdentity>>();
+
+  constructor(
+    readonly ca: CertificateAuthority,
+    readonly mode: 'signature' | 'header',
+    readonly headerName = 'client-cert',
+  ) {}
+
+  identityFor(deviceId: string): Promise<DeviceIdentity> {
+    let identity = this.identities.get(deviceId);
+    if (identity === undefined) {
+      identity = issueIdentity(this.ca, { commonName: deviceId, keyType: 'ec' });
+      this.identities.set(deviceId, identity);
+    }
+    return identity;
+  }
+
+  async headers(body: Buffer, identity?: DeviceIdentity, options?: SignOptions): Promise<Record<string, string>> {
+    const id = identity ?? (await this.identityFor(claimedDevice(body) ?? 'unidentified-device'));
+    if (this.mode === 'header') return { [this.headerName]: `:${id.certDer.toString('base64')}:` };
+    return { 'mdm-signature': await signDetached(body, id.certDer, id.key, options) };
+  }
+}
+
+const signers = new Map<string, DeviceSigner>();
+
+/** Messages sent to `baseUrl` are signed by `signer` from now on. */
+export function registerSigner(baseUrl: string, signer: DeviceSigner | undefined): void {
+  if (signer === undefined) signers.delete(baseUrl);
+  else signers.set(baseUrl, signer);
+}
+
+export function signerFor(baseUrl: string): DeviceSigner | undefined {
+  return signers.get(baseUrl);
+}
+
+/** Sends a body to the check-in endpoint as a device would (with its identity, when the server wants one). */
 export async function send(baseUrl: string, body: Buffer | string, opts: SendOptions = {}): Promise<Reply> {
+  const bytes = typeof body === 'string' ? Buffer.from(body, 'utf8') : body;
+  const signer = signers.get(baseUrl);
+  const identityHeaders =
+    signer !== undefined && opts.sign !== false ? await signer.headers(bytes, opts.identity, opts.signOptions) : {};
   const res = await fetch(`${baseUrl}${opts.path ?? '/checkin'}`, {
     method: opts.method ?? 'PUT',
-    headers: { 'content-type': 'application/x-apple-aspen-mdm-checkin', ...opts.headers },
+    headers: { 'content-type': 'application/x-apple-aspen-mdm-checkin', ...identityHeaders, ...opts.headers },
     body: typeof body === 'string' ? body : new Uint8Array(body),
   });
   const buf = Buffer.from(await res.arrayBuffer());

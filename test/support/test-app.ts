@@ -5,6 +5,9 @@ import { createApp } from '../../src/app.factory.js';
 import { loadConfig } from '../../src/config/config.js';
 import type { AppConfig } from '../../src/config/config.js';
 import { AppLogger } from '../../src/logging/app-logger.js';
+import { loadOrCreateDevCa } from '../../src/device-identity/dev-ca.js';
+import type { CertificateAuthority } from '../../src/device-identity/dev-ca.js';
+import { DeviceSigner, registerSigner } from './device.js';
 import { createTestDatabase } from './test-db.js';
 import type { TestDatabase } from './test-db.js';
 
@@ -32,11 +35,22 @@ export interface TestApp {
   readonly db: TestDatabase;
   readonly dataSource: DataSource;
   readonly logs: CapturedLogs;
+  /** Signs messages as the devices would; undefined when DEVICE_AUTH=none. */
+  readonly signer: DeviceSigner | undefined;
   close(): Promise<void>;
 }
 
+export interface StartOptions {
+  /** The CA whose identities the devices use (when the test configures DEVICE_CA_FILE itself). */
+  ca?: CertificateAuthority;
+}
+
 /** The real application on a real HTTP port and a fresh real database. */
-export async function startTestApp(env: Record<string, string> = {}, db?: TestDatabase): Promise<TestApp> {
+export async function startTestApp(
+  env: Record<string, string> = {},
+  db?: TestDatabase,
+  options: StartOptions = {},
+): Promise<TestApp> {
   const database = db ?? (await createTestDatabase());
   const config = loadConfig({
     NODE_ENV: 'test',
@@ -52,14 +66,25 @@ export async function startTestApp(env: Record<string, string> = {}, db?: TestDa
   const app = await createApp(config, logger);
   await app.listen(0, '127.0.0.1');
   const { port } = app.getHttpServer().address() as AddressInfo;
+  const url = `http://127.0.0.1:${port}`;
+  const id = config.deviceIdentity;
+  let signer: DeviceSigner | undefined;
+  if (id.mode !== 'none') {
+    // Without DEVICE_CA_FILE the server made its development CA in DATA_DIR: the devices get theirs from it.
+    const ca = options.ca ?? (await loadOrCreateDevCa(config.dataDir)).ca;
+    signer = new DeviceSigner(ca, id.mode, id.certHeader);
+    registerSigner(url, signer);
+  }
   return {
-    url: `http://127.0.0.1:${port}`,
+    url,
+    signer,
     app,
     config,
     db: database,
     dataSource: app.get(DataSource),
     logs,
     close: async () => {
+      registerSigner(url, undefined);
       await app.close();
       if (db === undefined) await database.drop();
     },

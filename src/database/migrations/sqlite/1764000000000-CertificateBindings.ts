@@ -1,0 +1,23 @@
+import type { MigrationInterface, QueryRunner } from 'typeorm';
+
+/** Which identity certificate speaks for each device (device identity, "cert auth"). */
+export class CertificateBindings1764000000000 implements MigrationInterface {
+  name = 'CertificateBindings1764000000000';
+
+  async up(q: QueryRunner): Promise<void> {
+    await q.query(
+      'CREATE TABLE "certificate_bindings" (' +
+        '"device_id" varchar(255) PRIMARY KEY NOT NULL, "fingerprint" varchar(64) NOT NULL, "subject" varchar(1024) NOT NULL, ' +
+        '"not_after" datetime(3) NOT NULL, "created_at" datetime(3) NOT NULL, "updated_at" datetime(3) NOT NULL, ' +
+        'CONSTRAINT "fk_certificate_bindings_device" FOREIGN KEY ("device_id") REFERENCES "devices" ("id") ' +
+        'ON DELETE CASCADE ON UPDATE NO ACTION)',
+    );
+    await q.query(
+      'CREATE UNIQUE INDEX "uq_certificate_bindings_fingerprint" ON "certificate_bindings" ("fingerprint")',
+    );
+  }
+
+  async down(q: QueryRunner): Promise<void> {
+    await q.query('DROP TABLE "certificate_bindings"');
+  }
+}

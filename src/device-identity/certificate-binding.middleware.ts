@@ -1,0 +1,88 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { CheckinError, CheckinErrorCode } from '../checkin/checkin.errors.js';
+import type { CheckinContext, CheckinMiddleware, CheckinResult } from '../checkin/checkin.types.js';
+import { APP_CONFIG } from '../config/config.js';
+import type { AppConfig } from '../config/config.js';
+import { EnrollmentsService } from '../enrollments/enrollments.service.js';
+import { CertificateBindingsRepository, isUniqueViolation } from './certificate-bindings.repository.js';
+
+/**
+ * Certificate binding ("cert auth" in the Go servers): the certificate of an Authenticate is
+ * bound to the device, and every later message of that device — and of its user channels —
+ * must come with that same certificate. A certificate bound to another device is refused
+ * (no reuse), so a valid identity cannot speak for someone else's UDID. A fresh Authenticate
+ * with a new certificate re-binds (re-enrollment). Checks happen before the handler; the
+ * binding is written after the handler succeeded, so a refused message binds nothing.
+ */
+@Injectable()
+export class CertificateBindingMiddleware implements CheckinMiddleware {
+  readonly name = 'certificate-binding';
+  private readonly retro: boolean;
+
+  constructor(
+    @Inject(CertificateBindingsRepository) private readonly bindings: CertificateBindingsRepository,
+    @Inject(EnrollmentsService) private readonly enrollments: EnrollmentsService,
+    @Inject(APP_CONFIG) config: AppConfig,
+  ) {
+    this.retro = config.deviceIdentity.bindRetroactively;
+  }
+
+  async handle(_message: object, ctx: CheckinContext, next: () => Promise<CheckinResult>): Promise<CheckinResult> {
+    const cert = ctx.certificate;
+    if (cert === null) return next();
+    const deviceId = ctx.enrollment.deviceId;
+    ctx.logFields.certificate = cert.fingerprint.slice(0, 16);
+
+    if (ctx.messageType === 'Authenticate') {
+      await this.refuseIfOwnedByAnother(cert.fingerprint, deviceId);
+      const result = await next();
+      await this.write(deviceId, cert, ctx, true);
+      ctx.logFields.certificateBound = true;
+      return result;
+    }
+
+    const bound = await this.bindings.fingerprintOf(deviceId);
+    if (bound === cert.fingerprint) return next();
+    if (bound !== undefined) {
+      throw new CheckinError(CheckinErrorCode.Forbidden, `the certificate is not the one bound to ${deviceId}`);
+    }
+    // Nothing bound: an unknown device gets the handler's own answer (400); a device
+    // migrated from another server is bound now when DEVICE_CERT_BIND_RETRO allows it.
+    if (!(await this.enrollments.deviceExists(deviceId))) return next();
+    if (!this.retro) {
+      throw new CheckinError(
+        CheckinErrorCode.Forbidden,
+        `no certificate is bound to ${deviceId}: the device must enroll again (or set DEVICE_CERT_BIND_RETRO=true for migrated devices)`,
+      );
+    }
+    await this.refuseIfOwnedByAnother(cert.fingerprint, deviceId);
+    const result = await next();
+    await this.write(deviceId, cert, ctx, false);
+    ctx.logFields.certificateBound = 'retroactively';
+    return result;
+  }
+
+  private async refuseIfOwnedByAnother(fingerprint: string, deviceId: string): Promise<void> {
+    const owner = await this.bindings.ownerOf(fingerprint);
+    if (owner !== undefined && owner !== deviceId) {
+      throw new CheckinError(CheckinErrorCode.Forbidden, 'the certificate is already bound to another device');
+    }
+  }
+
+  private async write(
+    deviceId: string,
+    cert: NonNullable<CheckinContext['certificate']>,
+    ctx: CheckinContext,
+    replace: boolean,
+  ): Promise<void> {
+    try {
+      await this.bindings.bind(deviceId, cert, ctx.receivedAt, replace);
+    } catch (err) {
+      // Lost a race with another device binding the same certificate, or (retro) with the
+      // device's own first binding: the handler's writes stand, the binding does not.
+      if (isUniqueViolation(err))
+        throw new CheckinError(CheckinErrorCode.Forbidden, 'the certificate is already bound to another device');
+      throw err;
+    }
+  }
+}

@@ -1,0 +1,113 @@
+import { createHash, X509Certificate } from 'node:crypto';
+
+/** A device identity certificate that chains to a configured CA and is valid now. */
+export interface VerifiedCertificate {
+  readonly der: Buffer;
+  /** SHA-256 of the DER, lower-case hex: the key of a binding. */
+  readonly fingerprint: string;
+  readonly subject: string;
+  readonly notBefore: Date;
+  readonly notAfter: Date;
+}
+
+/**
+ * Why an identity was refused. 400: the proof is malformed or does not verify (garbage
+ * header, tampered body). 403: the certificate is well formed but not allowed (unknown CA,
+ * expired, wrong usage, bound to another device). Never 401.
+ */
+export class IdentityError extends Error {
+  constructor(
+    readonly status: 400 | 403,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'IdentityError';
+  }
+}
+
+const CLIENT_AUTH = '1.3.6.1.5.5.7.3.2';
+const ANY_EKU = '2.5.29.37.0';
+const MAX_CHAIN = 8;
+
+export function fingerprintOf(der: Buffer): string {
+  return createHash('sha256').update(der).digest('hex');
+}
+
+/** Splits a PEM bundle into certificates. */
+export function parsePemBundle(pem: string, source: string): X509Certificate[] {
+  const blocks = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+  if (blocks.length === 0) throw new Error(`${source} holds no PEM certificate`);
+  return blocks.map((b) => new X509Certificate(b));
+}
+
+/**
+ * Chain and validity checks with Node's own X.509 implementation: the leaf must chain
+ * through intermediates (configured, or carried in the signature) to a configured CA, every
+ * certificate must be within its validity period give or take the allowed clock skew (devices
+ * with drifting clocks are common), intermediates must be CAs, and the leaf must be usable for
+ * client authentication when it restricts its extended key usage.
+ */
+export class CertificateVerifier {
+  private readonly skewMs: number;
+
+  constructor(
+    private readonly anchors: readonly X509Certificate[],
+    private readonly intermediates: readonly X509Certificate[],
+    skewSeconds: number,
+    private readonly now: () => Date = () => new Date(),
+  ) {
+    this.skewMs = skewSeconds * 1000;
+  }
+
+  verify(leafDer: Buffer, carried: readonly X509Certificate[] = []): VerifiedCertificate {
+    let leaf: X509Certificate;
+    try {
+      leaf = new X509Certificate(leafDer);
+    } catch {
+      throw new IdentityError(400, 'the device certificate cannot be parsed');
+    }
+    const now = this.now().getTime();
+    this.checkValidity(leaf, now, 'device certificate');
+    const eku = leaf.keyUsage as string[] | undefined;
+    if (eku !== undefined && eku.length > 0 && !eku.includes(CLIENT_AUTH) && !eku.includes(ANY_EKU)) {
+      throw new IdentityError(403, 'the device certificate is not valid for client authentication');
+    }
+
+    let current = leaf;
+    for (let depth = 0; depth < MAX_CHAIN; depth++) {
+      const anchor = this.anchors.find((a) => issuedBy(current, a));
+      if (anchor !== undefined) {
+        this.checkValidity(anchor, now, 'CA certificate');
+        return {
+          der: Buffer.from(leafDer),
+          fingerprint: fingerprintOf(leafDer),
+          subject: leaf.subject.replace(/\n/g, ', '),
+          notBefore: new Date(leaf.validFrom),
+          notAfter: new Date(leaf.validTo),
+        };
+      }
+      const next = [...this.intermediates, ...carried].find(
+        (c) => c.ca && c.raw.compare(current.raw) !== 0 && issuedBy(current, c),
+      );
+      if (next === undefined) break;
+      this.checkValidity(next, now, 'intermediate certificate');
+      current = next;
+    }
+    throw new IdentityError(403, 'the device certificate does not chain to a configured CA');
+  }
+
+  private checkValidity(cert: X509Certificate, now: number, what: string): void {
+    const from = new Date(cert.validFrom).getTime();
+    const to = new Date(cert.validTo).getTime();
+    if (now + this.skewMs < from) throw new IdentityError(403, `the ${what} is not valid yet`);
+    if (now - this.skewMs > to) throw new IdentityError(403, `the ${what} has expired`);
+  }
+}
+
+function issuedBy(cert: X509Certificate, issuer: X509Certificate): boolean {
+  try {
+    return cert.checkIssued(issuer) && cert.verify(issuer.publicKey);
+  } catch {
+    return false;
+  }
+}
