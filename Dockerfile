@@ -4,9 +4,11 @@
 #
 #   docker build -t mdm-checkin .
 #   docker run --rm -p 8080:8080 -v mdm-data:/data \
+#     -v "$PWD/device-ca.pem:/etc/mdm/device-ca.pem:ro" -e DEVICE_CA_FILE=/etc/mdm/device-ca.pem \
 #     -e SECRETS_KEY="$(openssl rand -base64 32)" -e ADMIN_API_KEY="$(openssl rand -base64 32)" mdm-checkin
 #
-# NODE_ENV=production makes SECRETS_KEY mandatory: without it the process exits with code 78.
+# NODE_ENV=production makes SECRETS_KEY and DEVICE_CA_FILE (the CA of the devices' identity
+# certificates) mandatory: without them the process exits with code 78.
 # Keep the same SECRETS_KEY for the life of the database; stored secrets are encrypted with it.
 # The server runs as the image's `node` user (uid 1000): a bind-mounted /data must be writable by it.
 # The default DATABASE_URL is an SQLite file in the /data volume (one container only); point
