@@ -39,6 +39,9 @@ async function refused(t: TestApp, body: Buffer, opts: SendOptions, status: 400 
   assert.ok(line);
   assert.equal(line.status, status);
   assert.match(String(line.reason), reason);
+  // The log names the enrollment the message claimed, whether refused before or after decoding.
+  const claimed = /<key>UDID<\/key>\s*<string>([^<]+)<\/string>/.exec(body.toString('utf8'))?.[1];
+  assert.equal(line.claimedEnrollmentId ?? line.enrollmentId, claimed);
 }
 
 describe('device identity: Mdm-Signature (the default)', () => {

@@ -9,6 +9,8 @@ import { CheckinDispatcher } from './checkin.dispatcher.js';
 import { CheckinError, CheckinErrorCode } from './checkin.errors.js';
 import { mapCheckinFailure } from './checkin-failure.js';
 import type { CheckinResult } from './checkin.types.js';
+import { resolveEnrollment } from './enrollment-id.js';
+import { decodePlist, isPlistDict } from './plist/plist-decoder.js';
 import { encodePlist } from './plist/plist-encoder.js';
 import { readBody } from './read-body.js';
 
@@ -72,7 +74,12 @@ export class CheckinController {
       const rawBody = await readBody(req, this.config.checkinMaxBodyBytes);
       if (rawBody.length === 0) throw new CheckinError(CheckinErrorCode.MalformedPlist, 'the body is empty');
       // Who sent it, before a byte of the body is decoded.
-      const certificate = await this.identity.identify(req.headers, rawBody);
+      const certificate = await this.identity.identify(req.headers, rawBody).catch((err: unknown) => {
+        // The log names who the refused message claimed to be; the body is read for that only.
+        const claimed = claimedEnrollmentId(rawBody);
+        if (claimed !== undefined) logFields.claimedEnrollmentId = claimed;
+        throw err;
+      });
       const result = await this.dispatcher.dispatch({
         rawBody,
         requestId,
@@ -95,6 +102,16 @@ export class CheckinController {
     const durationMs = Number(process.hrtime.bigint() - started) / 1e6;
     const level = status >= 500 ? 'error' : status >= 400 ? 'warn' : 'info';
     this.logger.emit(level, 'checkin', { status, durationMs: Math.round(durationMs * 100) / 100, ...logFields });
+  }
+}
+
+/** The enrollment id a body claims, for logs only; undefined when it cannot tell. */
+function claimedEnrollmentId(body: Buffer): string | undefined {
+  try {
+    const value = decodePlist(body);
+    return isPlistDict(value) ? resolveEnrollment(value).id : undefined;
+  } catch {
+    return undefined;
   }
 }
 
