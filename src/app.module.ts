@@ -9,6 +9,7 @@ import { DatabaseModule } from './database/database.module.js';
 import { EnrollmentsModule } from './enrollments/enrollments.module.js';
 import { HealthModule } from './health/health.module.js';
 import { GracefulShutdown } from './lifecycle/graceful-shutdown.js';
+import { TokensModule } from './tokens/tokens.module.js';
 import type { AppLogger } from './logging/app-logger.js';
 
 @Module({})
@@ -22,6 +23,7 @@ export class AppModule {
         CheckinModule,
         EnrollmentsModule,
         AdminModule,
+        TokensModule,
         HealthModule,
       ],
       providers: [GracefulShutdown],

@@ -48,6 +48,8 @@ describe('loadConfig defaults', () => {
         clockSkewSeconds: 300,
         bindRetroactively: false,
       },
+      maid: undefined,
+      watchPairing: { signingKeyFile: undefined, verifyKeysFile: undefined, ttlSeconds: 600 },
     });
     assert.equal(DEFAULT_DATABASE_URL, 'sqlite:./data/mdm.sqlite');
   });

@@ -6,6 +6,21 @@ export type DatabaseConfig =
   | { readonly driver: 'mysql'; readonly url: string; readonly database: string };
 
 export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
+/** GetToken's `com.apple.maid` service: off unless all three are set. */
+export interface MaidConfig {
+  readonly serverUuid: string;
+  readonly signingKeyFile: string;
+  readonly signingCertFile: string;
+}
+
+export interface WatchPairingConfig {
+  /** PEM private key (EC P-256 or RSA) that signs pairing tokens; `undefined`: the service is off. */
+  readonly signingKeyFile: string | undefined;
+  /** PEM public keys (or certificates) also accepted when verifying: keys being rotated out. */
+  readonly verifyKeysFile: string | undefined;
+  readonly ttlSeconds: number;
+}
+
 /** How a check-in proves which device sent it (see device-identity/). */
 export type DeviceAuthMode = 'signature' | 'header' | 'none';
 
@@ -38,6 +53,8 @@ export interface AppConfig {
   readonly logFormat: LogFormat;
   readonly databasePoolSize: number;
   readonly deviceIdentity: DeviceIdentityConfig;
+  readonly maid: MaidConfig | undefined;
+  readonly watchPairing: WatchPairingConfig;
 }
 
 /** A configuration problem, always naming the variable at fault. */
@@ -179,6 +196,20 @@ function deviceIdentityConfig(env: Env, cwd: string, production: boolean): Devic
   };
 }
 
+function maidConfig(env: Env, cwd: string): MaidConfig | undefined {
+  const serverUuid = value(env, 'MAID_SERVER_UUID');
+  const signingKeyFile = file(env, 'MAID_SIGNING_KEY_FILE', cwd);
+  const signingCertFile = file(env, 'MAID_SIGNING_CERT_FILE', cwd);
+  if (serverUuid === undefined && signingKeyFile === undefined && signingCertFile === undefined) return undefined;
+  if (serverUuid === undefined)
+    throw new ConfigError('MAID_SERVER_UUID', 'is required when the com.apple.maid key or certificate is set');
+  if (signingKeyFile === undefined)
+    throw new ConfigError('MAID_SIGNING_KEY_FILE', 'is required when MAID_SERVER_UUID is set');
+  if (signingCertFile === undefined)
+    throw new ConfigError('MAID_SIGNING_CERT_FILE', 'is required when MAID_SERVER_UUID is set');
+  return { serverUuid, signingKeyFile, signingCertFile };
+}
+
 /** Reads and checks the whole configuration; throws a {@link ConfigError} naming the first bad variable. */
 export function loadConfig(env: Env = process.env, cwd: string = process.cwd()): AppConfig {
   const production = value(env, 'NODE_ENV') === 'production';
@@ -204,6 +235,12 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     logFormat: oneOf<LogFormat>(env, 'LOG_FORMAT', ['json', 'text'], production ? 'json' : 'text'),
     databasePoolSize: integer(env, 'DATABASE_POOL_SIZE', 10, 1, 500),
     deviceIdentity: deviceIdentityConfig(env, cwd, production),
+    maid: maidConfig(env, cwd),
+    watchPairing: {
+      signingKeyFile: file(env, 'WATCH_PAIRING_KEY_FILE', cwd),
+      verifyKeysFile: file(env, 'WATCH_PAIRING_VERIFY_KEYS_FILE', cwd),
+      ttlSeconds: integer(env, 'WATCH_PAIRING_TTL_SECONDS', 600, 30, 24 * 3600),
+    },
   };
 }
 

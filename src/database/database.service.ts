@@ -90,6 +90,19 @@ function driverCode(err: unknown): string | undefined {
   return undefined;
 }
 
+const UNIQUE_VIOLATION = new Set(['ER_DUP_ENTRY', 'SQLITE_CONSTRAINT_UNIQUE', 'SQLITE_CONSTRAINT_PRIMARYKEY']);
+const FK_VIOLATION = new Set(['ER_NO_REFERENCED_ROW_2', 'ER_NO_REFERENCED_ROW', 'SQLITE_CONSTRAINT_FOREIGNKEY']);
+
+/** A unique or primary key was already taken. */
+export function isUniqueViolation(err: unknown): boolean {
+  return UNIQUE_VIOLATION.has(driverCode(err) ?? '');
+}
+
+/** A foreign key pointed at a row that does not exist. */
+export function isForeignKeyViolation(err: unknown): boolean {
+  return FK_VIOLATION.has(driverCode(err) ?? '');
+}
+
 /** Error codes meaning the database cannot be reached right now (not a bug of ours). */
 const UNAVAILABLE_CODES = new Set([
   'ECONNREFUSED',

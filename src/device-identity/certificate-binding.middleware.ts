@@ -4,7 +4,8 @@ import type { CheckinContext, CheckinMiddleware, CheckinResult } from '../checki
 import { APP_CONFIG } from '../config/config.js';
 import type { AppConfig } from '../config/config.js';
 import { EnrollmentsService } from '../enrollments/enrollments.service.js';
-import { CertificateBindingsRepository, isUniqueViolation } from './certificate-bindings.repository.js';
+import { isUniqueViolation } from '../database/database.service.js';
+import { CertificateBindingsRepository } from './certificate-bindings.repository.js';
 
 /**
  * Certificate binding ("cert auth" in the Go servers): the certificate of an Authenticate is

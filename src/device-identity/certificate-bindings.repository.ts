@@ -10,15 +10,6 @@ export interface BindingView {
   updatedAt: Date;
 }
 
-const UNIQUE_VIOLATION = new Set(['ER_DUP_ENTRY', 'SQLITE_CONSTRAINT_UNIQUE', 'SQLITE_CONSTRAINT_PRIMARYKEY']);
-
-export function isUniqueViolation(err: unknown): boolean {
-  if (typeof err !== 'object' || err === null) return false;
-  const e = err as { code?: unknown; driverError?: { code?: unknown } };
-  const code = typeof e.code === 'string' ? e.code : e.driverError?.code;
-  return typeof code === 'string' && UNIQUE_VIOLATION.has(code);
-}
-
 /** The certificate_bindings table: one certificate per device, one device per certificate. */
 @Injectable()
 export class CertificateBindingsRepository {

@@ -30,16 +30,7 @@ export interface EnrollmentUpsert {
 export interface EnrollmentState {
   enabled: boolean;
   type: EnrollmentType;
-}
-
-/** Error codes for "the referenced device row does not exist". */
-const FK_VIOLATION = new Set(['ER_NO_REFERENCED_ROW_2', 'ER_NO_REFERENCED_ROW', 'SQLITE_CONSTRAINT_FOREIGNKEY']);
-
-export function isForeignKeyViolation(err: unknown): boolean {
-  if (typeof err !== 'object' || err === null) return false;
-  const e = err as { code?: unknown; driverError?: { code?: unknown } };
-  const code = typeof e.code === 'string' ? e.code : e.driverError?.code;
-  return typeof code === 'string' && FK_VIOLATION.has(code);
+  tokenUpdateCount: number;
 }
 
 const FACT_COLUMNS: readonly [keyof DeviceFacts, string][] = [
@@ -161,12 +152,14 @@ export class EnrollmentsRepository {
   }
 
   async enrollmentState(tx: SqlRunner, enrollmentId: string): Promise<EnrollmentState | undefined> {
-    const rows = await tx.query<{ enabled: number | boolean; type: EnrollmentType }[]>(
-      'SELECT enabled, type FROM enrollments WHERE id = ?',
+    const rows = await tx.query<{ enabled: number | boolean; type: EnrollmentType; n: number | string }[]>(
+      'SELECT enabled, type, token_update_count AS n FROM enrollments WHERE id = ?',
       [enrollmentId],
     );
     const row = rows[0];
-    return row === undefined ? undefined : { enabled: Boolean(Number(row.enabled)), type: row.type };
+    return row === undefined
+      ? undefined
+      : { enabled: Boolean(Number(row.enabled)), type: row.type, tokenUpdateCount: Number(row.n) };
   }
 
   /** Disables one enrollment, and with `withUserChannels` the user channels under it. Returns rows changed. */

@@ -4,10 +4,10 @@ import type { ResolvedEnrollment } from '../checkin/enrollment-id.js';
 import { SecretBox } from '../common/secret-box.js';
 import { APP_CONFIG, PUSH_TOPIC_PREFIX } from '../config/config.js';
 import type { AppConfig } from '../config/config.js';
-import { DatabaseService } from '../database/database.service.js';
+import { DatabaseService, isForeignKeyViolation } from '../database/database.service.js';
 import type { SqlRunner } from '../database/database.service.js';
-import { EnrollmentsRepository, isForeignKeyViolation } from './enrollments.repository.js';
-import type { DeviceFacts } from './enrollments.repository.js';
+import { EnrollmentsRepository } from './enrollments.repository.js';
+import type { DeviceFacts, EnrollmentState } from './enrollments.repository.js';
 
 export interface TokenUpdateInput {
   topic: string;
@@ -48,6 +48,11 @@ export class EnrollmentsService {
     if (this.config.pushTopics.length > 0 && !this.config.pushTopics.includes(topic)) {
       throw new CheckinError(CheckinErrorCode.TopicNotAllowed, `Topic ${topic} is not a push topic of this server`);
     }
+  }
+
+  /** Whether the enrollment is known, enabled, and how many TokenUpdates it has had. */
+  enrollmentState(enrollmentId: string): Promise<EnrollmentState | undefined> {
+    return this.repo.enrollmentState(this.db, enrollmentId);
   }
 
   async deviceExists(deviceId: string): Promise<boolean> {

@@ -1,0 +1,92 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { OnModuleInit } from '@nestjs/common';
+import { createPrivateKey, createPublicKey, randomUUID, X509Certificate } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { SignJWT } from 'jose';
+import { APP_CONFIG } from '../config/config.js';
+import type { AppConfig, MaidConfig } from '../config/config.js';
+import { AppLogger } from '../logging/app-logger.js';
+import { TokenService } from './token-service.js';
+import type { TokenRequest, TokenServiceHandler } from './token-service.js';
+
+export const MAID_SERVICE_TYPE = 'com.apple.maid';
+
+/**
+ * Reads the com.apple.maid signing key and certificate and checks that the key is the
+ * certificate's (RSA, for RS256). Throws with the variable to fix; the server does not start.
+ */
+export function loadMaidSigningKey(config: MaidConfig): { key: KeyObject; cert: X509Certificate } {
+  const key = createPrivateKey(readFileSync(config.signingKeyFile));
+  if (key.asymmetricKeyType !== 'rsa') {
+    throw new Error(`MAID_SIGNING_KEY_FILE ${config.signingKeyFile} must hold an RSA key (RS256)`);
+  }
+  const cert = new X509Certificate(readFileSync(config.signingCertFile));
+  const spki = (k: KeyObject): Buffer => k.export({ type: 'spki', format: 'der' });
+  if (!spki(createPublicKey(key)).equals(spki(cert.publicKey))) {
+    throw new Error(
+      `MAID_SIGNING_KEY_FILE does not hold the private key of the certificate in MAID_SIGNING_CERT_FILE (${config.signingCertFile})`,
+    );
+  }
+  return { key, cert };
+}
+
+/**
+ * `com.apple.maid`: the token a device hands to Apple when a Managed Apple Account signs in,
+ * so Apple can check the account belongs to the organisation of the MDM server that enrolled
+ * the device. A JWT (RFC 7519) with exactly Apple's claims — `iss` (the server UUID that
+ * Apple Business/School Manager's AccountDetail reports), `iat`, `jti` (a random UUID; Apple
+ * accepts each once) and `service_type` — signed RS256 with the private key whose certificate
+ * is registered in ABM/ASM. `TokenData` holds the JWT's UTF-8 bytes.
+ */
+@TokenService(MAID_SERVICE_TYPE)
+@Injectable()
+export class MaidTokenService implements TokenServiceHandler, OnModuleInit {
+  enabled = false;
+  disabledReason = 'set MAID_SERVER_UUID, MAID_SIGNING_KEY_FILE and MAID_SIGNING_CERT_FILE';
+  private key: KeyObject | undefined;
+  private readonly config: MaidConfig | undefined;
+
+  constructor(
+    @Inject(APP_CONFIG) config: AppConfig,
+    @Inject(AppLogger) private readonly logger: AppLogger,
+  ) {
+    this.config = config.maid;
+  }
+
+  /** Loads the key and refuses to start when it does not belong to the configured certificate. */
+  onModuleInit(): void {
+    if (this.config === undefined) return;
+    const { signingKeyFile, signingCertFile, serverUuid } = this.config;
+    const key = createPrivateKey(readFileSync(signingKeyFile));
+    if (key.asymmetricKeyType !== 'rsa')
+      throw new Error(`MAID_SIGNING_KEY_FILE ${signingKeyFile} must hold an RSA key (RS256)`);
+    const cert = new X509Certificate(readFileSync(signingCertFile));
+    const spki = (k: KeyObject): Buffer => k.export({ type: 'spki', format: 'der' });
+    if (!spki(createPublicKey(key)).equals(spki(cert.publicKey))) {
+      throw new Error(
+        `MAID_SIGNING_KEY_FILE does not hold the private key of the certificate in MAID_SIGNING_CERT_FILE (${signingCertFile})`,
+      );
+    }
+    this.key = key;
+    this.enabled = true;
+    this.logger.emit('info', 'GetToken com.apple.maid enabled', {
+      serverUuid,
+      certificate: cert.subject.replace(/\n/g, ', '),
+      certificateNotAfter: new Date(cert.validTo).toISOString(),
+    });
+  }
+
+  async issue(request: TokenRequest): Promise<Buffer> {
+    if (this.key === undefined || this.config === undefined) throw new Error('com.apple.maid is not enabled');
+    const jti = randomUUID();
+    const jwt = await new SignJWT({ service_type: MAID_SERVICE_TYPE })
+      .setProtectedHeader({ alg: 'RS256', typ: 'JWT' })
+      .setIssuer(this.config.serverUuid)
+      .setIssuedAt(Math.floor(request.now.getTime() / 1000))
+      .setJti(jti)
+      .sign(this.key);
+    request.logFields.tokenId = jti;
+    return Buffer.from(jwt, 'utf8');
+  }
+}

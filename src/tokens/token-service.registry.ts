@@ -1,0 +1,44 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { OnModuleInit } from '@nestjs/common';
+import { DiscoveryService } from '@nestjs/core';
+import { TOKEN_SERVICE_METADATA } from './token-service.js';
+import type { TokenServiceHandler } from './token-service.js';
+
+/** Every `@TokenService` provider, by TokenServiceType. */
+@Injectable()
+export class TokenServiceRegistry implements OnModuleInit {
+  private readonly services = new Map<string, TokenServiceHandler>();
+
+  constructor(@Inject(DiscoveryService) private readonly discovery: DiscoveryService) {}
+
+  onModuleInit(): void {
+    for (const wrapper of this.discovery.getProviders()) {
+      const metatype = wrapper.metatype;
+      const instance: unknown = wrapper.instance;
+      if (typeof metatype !== 'function' || instance === undefined || instance === null) continue;
+      const type = Reflect.getMetadata(TOKEN_SERVICE_METADATA, metatype) as string | undefined;
+      if (type !== undefined) this.register(type, instance as TokenServiceHandler, metatype.name);
+    }
+  }
+
+  register(serviceType: string, service: TokenServiceHandler, name = 'service'): void {
+    const existing = this.services.get(serviceType);
+    if (existing !== undefined) {
+      throw new Error(
+        `Two token services claim TokenServiceType "${serviceType}": ${existing.constructor.name} and ${name}`,
+      );
+    }
+    if (typeof (service as Partial<TokenServiceHandler>).issue !== 'function') {
+      throw new Error(`Token service ${name} for "${serviceType}" has no issue() method`);
+    }
+    this.services.set(serviceType, service);
+  }
+
+  get(serviceType: string): TokenServiceHandler | undefined {
+    return this.services.get(serviceType);
+  }
+
+  serviceTypes(): string[] {
+    return [...this.services.keys()].sort();
+  }
+}

@@ -1,0 +1,26 @@
+import { Module } from '@nestjs/common';
+import { DiscoveryModule } from '@nestjs/core';
+import { ApiKeyGuard } from '../admin/api-key.guard.js';
+import { EnrollmentsModule } from '../enrollments/enrollments.module.js';
+import { GetTokenHandler } from './get-token.handler.js';
+import { MaidTokenService } from './maid.token-service.js';
+import { TokenReplayStore } from './token-replay.store.js';
+import { TokenServiceRegistry } from './token-service.registry.js';
+import { WatchPairingController } from './watch-pairing.controller.js';
+import { WatchPairingTokenService } from './watch-pairing.token-service.js';
+
+/** GetToken: the token-service registry, the built-in services, and watch pairing verification. */
+@Module({
+  imports: [DiscoveryModule, EnrollmentsModule],
+  controllers: [WatchPairingController],
+  providers: [
+    TokenServiceRegistry,
+    GetTokenHandler,
+    MaidTokenService,
+    WatchPairingTokenService,
+    TokenReplayStore,
+    ApiKeyGuard,
+  ],
+  exports: [TokenServiceRegistry],
+})
+export class TokensModule {}
