@@ -81,7 +81,11 @@ describe('bad input gets a clear 4xx and changes nothing', () => {
       /unknown MessageType "FlyToTheMoon"/,
     ));
   it('an Apple MessageType this server does not implement yet says so', () =>
-    refused(xmlMessage('ipad-token-update.plist', { MessageType: 'ReturnToService' }), 400, /ReturnToService is not supported/));
+    refused(
+      xmlMessage('ipad-token-update.plist', { MessageType: 'ReturnToService' }),
+      400,
+      /ReturnToService is not supported/,
+    ));
 
   it('TokenUpdate without Token', () =>
     refused(xmlMessage('ipad-token-update.plist', { UDID: enrolled, Token: undefined }), 400, /Token must be <data>/));
