@@ -10,6 +10,7 @@ import { EnrollmentsModule } from './enrollments/enrollments.module.js';
 import { HealthModule } from './health/health.module.js';
 import { GracefulShutdown } from './lifecycle/graceful-shutdown.js';
 import { TokensModule } from './tokens/tokens.module.js';
+import { UserChannelsModule } from './user-channels/user-channels.module.js';
 import type { AppLogger } from './logging/app-logger.js';
 
 @Module({})
@@ -24,6 +25,7 @@ export class AppModule {
         EnrollmentsModule,
         AdminModule,
         TokensModule,
+        UserChannelsModule,
         HealthModule,
       ],
       providers: [GracefulShutdown],

@@ -151,16 +151,15 @@ describe('bad input gets a clear 4xx and changes nothing', () => {
       /has not sent Authenticate/,
     ));
 
-  it('a user-channel TokenUpdate answers that user channels are not supported yet', () =>
+  it('a device-channel-only message on a user channel says so', () =>
     refused(
-      xmlMessage('ipad-token-update.plist', {
+      xmlMessage('mac-set-bootstrap-token.plist', {
         UDID: enrolled,
         UserShortName: 'alex@example.org',
         UserID: 'FFFFFFFF-FFFF-FFFF-FFFF-FFFFFFFFFFFF',
-        UnlockToken: undefined,
       }),
       400,
-      /user channel is not supported/,
+      /SetBootstrapToken on a user channel is not supported/,
     ));
 
   it('a body over CHECKIN_MAX_BODY_BYTES with Content-Length: 413', () =>

@@ -136,6 +136,26 @@ describe('GetToken', () => {
     assert.equal(t.logs.text().includes(jwt.split('.')[2] ?? 'x'), false);
   });
 
+  it('com.apple.maid on a Shared iPad user channel (the Managed Apple Account signing in)', async () => {
+    const ipad = await enroll(t);
+    const user = { UserShortName: 'alex.morgan@schools.example.org', UserID: 'FFFFFFFF-FFFF-FFFF-FFFF-FFFFFFFFFFFF' };
+    // Not before the user's channel has sent its TokenUpdate.
+    const ask = xmlMessage('checkout.plist', {
+      MessageType: 'GetToken',
+      Topic: undefined,
+      UDID: ipad,
+      TokenServiceType: 'com.apple.maid',
+      ...user,
+    });
+    await refused(t, ask, 400, /not known/);
+    assert.equal(
+      (await send(t.url, xmlMessage('shared-ipad-user-token-update.plist', { UDID: ipad, ...user }))).status,
+      200,
+    );
+    const jwt = await tokenOf(t, ask);
+    assert.equal((await jwtVerify(jwt, await importX509(maid.certPem, 'RS256'))).payload.iss, SERVER_UUID);
+  });
+
   it('refuses a missing or unknown TokenServiceType with 400', async () => {
     const udid = await enroll(t);
     await refused(t, getToken(udid, undefined), 400, /TokenServiceType must be a string/);

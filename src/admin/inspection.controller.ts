@@ -1,7 +1,7 @@
 import { Controller, Get, Inject, NotFoundException, Param, UseGuards } from '@nestjs/common';
 import { CertificateBindingsRepository } from '../device-identity/certificate-bindings.repository.js';
 import { EnrollmentsQueries } from '../enrollments/enrollments.queries.js';
-import type { DeviceView, EnrollmentView } from '../enrollments/enrollments.queries.js';
+import type { DeviceView, EnrollmentView, UserView } from '../enrollments/enrollments.queries.js';
 import { ApiKeyGuard } from './api-key.guard.js';
 
 export interface CertificateView {
@@ -40,6 +40,14 @@ export class InspectionController {
               boundAt: binding.updatedAt.toISOString(),
             },
     };
+  }
+
+  /** The device's users (macOS users, Shared iPad users, the User Enrollment user) and their channels. */
+  @Get('devices/:udid/users')
+  async users(@Param('udid') udid: string): Promise<UserView[]> {
+    const users = await this.queries.users(udid);
+    if (users === undefined) throw new NotFoundException(`no device ${udid}`);
+    return users;
   }
 
   /** The id is URL-encoded: user-channel ids contain ':' and may contain '@'. */

@@ -50,6 +50,7 @@ describe('loadConfig defaults', () => {
       },
       maid: undefined,
       watchPairing: { signingKeyFile: undefined, verifyKeysFile: undefined, ttlSeconds: 600 },
+      userAuthenticatePolicy: 'decline',
     });
     assert.equal(DEFAULT_DATABASE_URL, 'sqlite:./data/mdm.sqlite');
   });

@@ -21,6 +21,9 @@ export interface WatchPairingConfig {
   readonly ttlSeconds: number;
 }
 
+/** The first UserAuthenticate of a macOS user: decline (410, the user is not managed) or challenge. */
+export type UserAuthenticatePolicy = 'decline' | 'challenge';
+
 /** How a check-in proves which device sent it (see device-identity/). */
 export type DeviceAuthMode = 'signature' | 'header' | 'none';
 
@@ -55,6 +58,7 @@ export interface AppConfig {
   readonly deviceIdentity: DeviceIdentityConfig;
   readonly maid: MaidConfig | undefined;
   readonly watchPairing: WatchPairingConfig;
+  readonly userAuthenticatePolicy: UserAuthenticatePolicy;
 }
 
 /** A configuration problem, always naming the variable at fault. */
@@ -236,6 +240,12 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     databasePoolSize: integer(env, 'DATABASE_POOL_SIZE', 10, 1, 500),
     deviceIdentity: deviceIdentityConfig(env, cwd, production),
     maid: maidConfig(env, cwd),
+    userAuthenticatePolicy: oneOf<UserAuthenticatePolicy>(
+      env,
+      'USER_AUTHENTICATE_POLICY',
+      ['decline', 'challenge'],
+      'decline',
+    ),
     watchPairing: {
       signingKeyFile: file(env, 'WATCH_PAIRING_KEY_FILE', cwd),
       verifyKeysFile: file(env, 'WATCH_PAIRING_VERIFY_KEYS_FILE', cwd),

@@ -5,11 +5,12 @@ import type { DatabaseConfig } from '../config/config.js';
 import { CertificateBindingEntity } from '../device-identity/entities/certificate-binding.entity.js';
 import { DeviceEntity } from '../enrollments/entities/device.entity.js';
 import { EnrollmentEntity } from '../enrollments/entities/enrollment.entity.js';
+import { UserEntity } from '../enrollments/entities/user.entity.js';
 import { TokenReplayEntity } from '../tokens/entities/token-replay.entity.js';
 import { MYSQL_MIGRATIONS } from './migrations/mysql/index.js';
 import { SQLITE_MIGRATIONS } from './migrations/sqlite/index.js';
 
-export const ENTITIES = [DeviceEntity, EnrollmentEntity, CertificateBindingEntity, TokenReplayEntity];
+export const ENTITIES = [DeviceEntity, EnrollmentEntity, CertificateBindingEntity, TokenReplayEntity, UserEntity];
 
 /**
  * TypeORM options for either driver. Schema changes come only from the committed

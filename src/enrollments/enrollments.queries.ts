@@ -3,6 +3,7 @@ import { DataSource } from 'typeorm';
 import type { EnrollmentType } from '../checkin/enrollment-id.js';
 import { DeviceEntity } from './entities/device.entity.js';
 import { EnrollmentEntity } from './entities/enrollment.entity.js';
+import { UserEntity } from './entities/user.entity.js';
 
 export interface EnrollmentView {
   id: string;
@@ -41,6 +42,24 @@ export interface DeviceView {
   enrollments: EnrollmentView[];
 }
 
+export interface UserView {
+  /** The user channel's enrollment id. */
+  enrollmentId: string;
+  type: EnrollmentType;
+  userId: string | null;
+  shortName: string | null;
+  longName: string | null;
+  notOnConsole: boolean | null;
+  /** Whether the user channel is enabled; false until its first TokenUpdate. */
+  enabled: boolean;
+  /** The last message of this user channel (TokenUpdate or UserAuthenticate). */
+  lastSeenAt: string | null;
+  lastTokenUpdateAt: string | null;
+  lastUserAuthenticateAt: string | null;
+  /** declined, challenged, accepted or rejected; null when the user never sent UserAuthenticate. */
+  userAuthenticateState: string | null;
+}
+
 /**
  * The read side for administrators. Secret columns are never selected; whether a secret is
  * held is read from its timestamp, which is set and cleared with it.
@@ -75,6 +94,34 @@ export class EnrollmentsQueries {
       updatedAt: device.updatedAt.toISOString(),
       enrollments: enrollments.map((e) => enrollmentView(e, hasUnlockToken)),
     };
+  }
+
+  /** The device's users with their channel's state; undefined when the device is unknown. */
+  async users(udid: string): Promise<UserView[] | undefined> {
+    if (!(await this.ds.getRepository(DeviceEntity).existsBy({ id: udid }))) return undefined;
+    const users = await this.ds
+      .getRepository(UserEntity)
+      .find({ where: { deviceId: udid }, order: { createdAt: 'ASC', id: 'ASC' } });
+    const enrollments = await this.ds.getRepository(EnrollmentEntity).find({ where: { deviceId: udid } });
+    const byId = new Map(enrollments.map((e) => [e.id, e]));
+    const iso = (d: Date | null | undefined): string | null => (d == null ? null : d.toISOString());
+    return users.map((u) => {
+      const e = byId.get(u.id);
+      const seen = [e?.lastSeenAt, u.lastUserAuthenticateAt].filter((d): d is Date => d != null);
+      return {
+        enrollmentId: u.id,
+        type: u.type,
+        userId: u.userId,
+        shortName: u.shortName,
+        longName: u.longName,
+        notOnConsole: u.notOnConsole,
+        enabled: e?.enabled ?? false,
+        lastSeenAt: iso(seen.sort((a, b) => b.getTime() - a.getTime())[0]),
+        lastTokenUpdateAt: iso(u.lastTokenUpdateAt),
+        lastUserAuthenticateAt: iso(u.lastUserAuthenticateAt),
+        userAuthenticateState: u.userAuthenticateState,
+      };
+    });
   }
 
   async enrollment(id: string): Promise<EnrollmentView | undefined> {

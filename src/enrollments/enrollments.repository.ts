@@ -27,6 +27,16 @@ export interface EnrollmentUpsert {
   awaitingConfiguration: boolean;
 }
 
+/** What a user-channel message says about its user. */
+export interface UserFacts {
+  id: string;
+  deviceId: string;
+  type: EnrollmentType;
+  userId: string | null;
+  shortName: string | null;
+  longName: string | null;
+}
+
 export interface EnrollmentState {
   enabled: boolean;
   type: EnrollmentType;
@@ -200,5 +210,75 @@ export class EnrollmentsRepository {
     );
     const t = rows[0]?.t ?? null;
     return t === null ? null : Buffer.from(t);
+  }
+
+  /** Creates or refreshes the user of a user-channel TokenUpdate; absent names keep stored ones. */
+  async upsertUserFromTokenUpdate(tx: SqlRunner, u: UserFacts, notOnConsole: boolean | null, now: Date): Promise<void> {
+    const at = this.db.date(now);
+    const keep = (c: string): string =>
+      this.sqlite ? `${c} = COALESCE(excluded.${c}, users.${c})` : `${c} = COALESCE(VALUES(${c}), ${c})`;
+    const set = (c: string): string => (this.sqlite ? `${c} = excluded.${c}` : `${c} = VALUES(${c})`);
+    const updates = [
+      keep('user_id'),
+      keep('short_name'),
+      keep('long_name'),
+      set('not_on_console'),
+      set('last_token_update_at'),
+      set('updated_at'),
+    ].join(', ');
+    await tx.query(
+      'INSERT INTO users (id, device_id, type, user_id, short_name, long_name, not_on_console, last_token_update_at, created_at, updated_at) ' +
+        'VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ' +
+        (this.sqlite ? `ON CONFLICT (id) DO UPDATE SET ${updates}` : `ON DUPLICATE KEY UPDATE ${updates}`),
+      [
+        u.id,
+        u.deviceId,
+        u.type,
+        u.userId,
+        u.shortName,
+        u.longName,
+        notOnConsole === null ? null : notOnConsole ? 1 : 0,
+        at,
+        at,
+        at,
+      ],
+    );
+  }
+
+  /** Records a UserAuthenticate step on the user (created if this is the first sign of them). */
+  async upsertUserAuthenticate(
+    tx: SqlRunner,
+    u: UserFacts,
+    state: string,
+    challenge: string | null,
+    now: Date,
+  ): Promise<void> {
+    const at = this.db.date(now);
+    const keep = (c: string): string =>
+      this.sqlite ? `${c} = COALESCE(excluded.${c}, users.${c})` : `${c} = COALESCE(VALUES(${c}), ${c})`;
+    const set = (c: string): string => (this.sqlite ? `${c} = excluded.${c}` : `${c} = VALUES(${c})`);
+    const updates = [
+      keep('user_id'),
+      keep('short_name'),
+      keep('long_name'),
+      set('last_user_authenticate_at'),
+      set('user_authenticate_state'),
+      // The second step keeps the challenge of the first.
+      keep('digest_challenge'),
+      set('updated_at'),
+    ].join(', ');
+    await tx.query(
+      'INSERT INTO users (id, device_id, type, user_id, short_name, long_name, last_user_authenticate_at, user_authenticate_state, digest_challenge, created_at, updated_at) ' +
+        'VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ' +
+        (this.sqlite ? `ON CONFLICT (id) DO UPDATE SET ${updates}` : `ON DUPLICATE KEY UPDATE ${updates}`),
+      [u.id, u.deviceId, u.type, u.userId, u.shortName, u.longName, at, state, challenge, at, at],
+    );
+  }
+
+  async digestChallenge(tx: SqlRunner, userEnrollmentId: string): Promise<string | null> {
+    const rows = await tx.query<{ c: string | null }[]>('SELECT digest_challenge AS c FROM users WHERE id = ?', [
+      userEnrollmentId,
+    ]);
+    return rows[0]?.c ?? null;
   }
 }

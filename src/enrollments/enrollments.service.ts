@@ -7,7 +7,7 @@ import type { AppConfig } from '../config/config.js';
 import { DatabaseService, isForeignKeyViolation } from '../database/database.service.js';
 import type { SqlRunner } from '../database/database.service.js';
 import { EnrollmentsRepository } from './enrollments.repository.js';
-import type { DeviceFacts, EnrollmentState } from './enrollments.repository.js';
+import type { DeviceFacts, EnrollmentState, UserFacts } from './enrollments.repository.js';
 
 export interface TokenUpdateInput {
   topic: string;
@@ -15,12 +15,31 @@ export interface TokenUpdateInput {
   pushMagic: string;
   unlockToken: Buffer | undefined;
   awaitingConfiguration: boolean;
+  /** User channels: who the user is. */
+  userLongName?: string | undefined;
+  notOnConsole?: boolean | undefined;
 }
 
 export interface TokenUpdateOutcome {
   /** 1 for the first TokenUpdate after (re-)enrollment: the moment pushes may start. */
   tokenUpdateCount: number;
   unlockTokenStored: boolean;
+  /** An UnlockToken sent on a user channel, which is never stored. */
+  unlockTokenIgnored: boolean;
+}
+
+export type UserAuthenticateState = 'declined' | 'challenged' | 'accepted' | 'rejected';
+
+/** The user record of a user-channel enrollment, from the resolved ids. */
+export function userFacts(enrollment: ResolvedEnrollment, longName?: string): UserFacts {
+  return {
+    id: enrollment.id,
+    deviceId: enrollment.deviceId,
+    type: enrollment.type,
+    userId: enrollment.userId ?? null,
+    shortName: enrollment.userShortName ?? null,
+    longName: longName ?? null,
+  };
 }
 
 /** Where each sealed secret lives; the AAD ties a ciphertext to its row and column. */
@@ -74,14 +93,21 @@ export class EnrollmentsService {
     });
   }
 
-  /** TokenUpdate on the device channel (device enrollment, or the device side of User Enrollment). */
+  /**
+   * TokenUpdate on any channel. A user channel needs its device channel enrolled and enabled,
+   * keeps its own push credentials and count, never stores an UnlockToken (the device's is
+   * left alone), and creates or refreshes its user record.
+   */
   async tokenUpdate(enrollment: ResolvedEnrollment, input: TokenUpdateInput, now: Date): Promise<TokenUpdateOutcome> {
+    const userChannel = enrollment.channel === 'user';
+    const hasUnlock = input.unlockToken !== undefined && input.unlockToken.length > 0;
     const sealedUnlock =
-      input.unlockToken !== undefined && input.unlockToken.length > 0
+      hasUnlock && !userChannel && input.unlockToken !== undefined
         ? this.secrets.seal(input.unlockToken, unlockTokenAad(enrollment.deviceId))
         : undefined;
     try {
       return await this.db.transaction(async (tx) => {
+        if (userChannel) await this.requireEnrolledParent(tx, enrollment);
         await this.repo.upsertFromTokenUpdate(
           tx,
           {
@@ -97,8 +123,20 @@ export class EnrollmentsService {
           now,
         );
         if (sealedUnlock !== undefined) await this.repo.setUnlockToken(tx, enrollment.deviceId, sealedUnlock, now);
+        if (userChannel) {
+          await this.repo.upsertUserFromTokenUpdate(
+            tx,
+            userFacts(enrollment, input.userLongName),
+            input.notOnConsole ?? null,
+            now,
+          );
+        }
         const tokenUpdateCount = await this.repo.tokenUpdateCount(tx, enrollment.id);
-        return { tokenUpdateCount, unlockTokenStored: sealedUnlock !== undefined };
+        return {
+          tokenUpdateCount,
+          unlockTokenStored: sealedUnlock !== undefined,
+          unlockTokenIgnored: userChannel && hasUnlock,
+        };
       });
     } catch (err) {
       if (isForeignKeyViolation(err)) throw unknownDevice(enrollment.deviceId);
@@ -139,6 +177,44 @@ export class EnrollmentsService {
       return this.repo.bootstrapToken(tx, enrollment.deviceId);
     });
     return sealed === null ? null : this.secrets.open(sealed, bootstrapTokenAad(enrollment.deviceId));
+  }
+
+  /** A user channel exists only under an enrolled, enabled device channel. */
+  async requireEnrolledParent(tx: SqlRunner, enrollment: ResolvedEnrollment): Promise<void> {
+    const parentId = enrollment.parentId;
+    if (parentId === null) return;
+    const parent = await this.repo.enrollmentState(tx, parentId);
+    if (parent === undefined || !parent.enabled) {
+      throw new CheckinError(
+        CheckinErrorCode.UnknownEnrollment,
+        `the device channel ${parentId} of this user channel is not enrolled`,
+      );
+    }
+  }
+
+  /**
+   * Records a UserAuthenticate step on the user; `challenge` is kept for the second step.
+   * Returns the challenge of the first step when this is the second.
+   */
+  async recordUserAuthenticate(
+    enrollment: ResolvedEnrollment,
+    state: UserAuthenticateState,
+    challenge: string | null,
+    longName: string | undefined,
+    now: Date,
+  ): Promise<void> {
+    await this.db.transaction(async (tx) => {
+      await this.requireEnrolledParent(tx, enrollment);
+      await this.repo.upsertUserAuthenticate(tx, userFacts(enrollment, longName), state, challenge, now);
+    });
+  }
+
+  /** The challenge sent in the user's first UserAuthenticate step, if any; checks the parent. */
+  async pendingDigestChallenge(enrollment: ResolvedEnrollment): Promise<string | null> {
+    return this.db.transaction(async (tx) => {
+      await this.requireEnrolledParent(tx, enrollment);
+      return this.repo.digestChallenge(tx, enrollment.id);
+    });
   }
 
   /** Bootstrap tokens belong to an enabled device-channel enrollment, never to User Enrollment. */

@@ -11,7 +11,7 @@ import { TokenServiceRegistry } from './token-service.registry.js';
  * An unknown or unconfigured service type is 400 (Apple's rule; the Go servers answer 500).
  * Only an enabled enrollment past its first TokenUpdate gets a token.
  */
-@CheckinHandler({ messageType: 'GetToken', dto: GetTokenMessage })
+@CheckinHandler({ messageType: 'GetToken', dto: GetTokenMessage, channels: ['device', 'user'] })
 @Injectable()
 export class GetTokenHandler implements CheckinMessageHandler<GetTokenMessage> {
   constructor(

@@ -5,8 +5,11 @@ import type { CheckinContext, CheckinMessageHandler, CheckinResult } from '../..
 import { EnrollmentsService } from '../enrollments.service.js';
 import { CheckOutMessage } from '../messages/check-out.message.js';
 
-/** CheckOut: disable the enrollment and its user channels; records are kept. */
-@CheckinHandler({ messageType: 'CheckOut', dto: CheckOutMessage })
+/**
+ * CheckOut: disable the enrollment — on the device channel with all its user channels, on a
+ * user channel that user's only. Records are kept.
+ */
+@CheckinHandler({ messageType: 'CheckOut', dto: CheckOutMessage, channels: ['device', 'user'] })
 @Injectable()
 export class CheckOutHandler implements CheckinMessageHandler<CheckOutMessage> {
   constructor(@Inject(EnrollmentsService) private readonly enrollments: EnrollmentsService) {}

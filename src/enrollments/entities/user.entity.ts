@@ -1,0 +1,58 @@
+import { Column, Entity, Index, JoinColumn, ManyToOne, PrimaryColumn } from 'typeorm';
+import type { Relation } from 'typeorm';
+import type { EnrollmentType } from '../../checkin/enrollment-id.js';
+import { DeviceEntity } from './device.entity.js';
+
+/**
+ * A person on a device: a macOS user, a Shared iPad user (Managed Apple Account) or the
+ * user side of a User Enrollment. Keyed by the user channel's enrollment id; many per device.
+ */
+@Entity({ name: 'users' })
+export class UserEntity {
+  @PrimaryColumn({ type: 'varchar', length: 512 })
+  id: string;
+
+  @Index('idx_users_device_id')
+  @Column({ name: 'device_id', type: 'varchar', length: 255 })
+  deviceId: string;
+
+  @ManyToOne(() => DeviceEntity, { onDelete: 'CASCADE' })
+  @JoinColumn({ name: 'device_id', foreignKeyConstraintName: 'fk_users_device' })
+  device?: Relation<DeviceEntity>;
+
+  @Column({ type: 'varchar', length: 32 })
+  type: EnrollmentType;
+
+  /** UserID (macOS GUID, the all-F id on Shared iPad) or EnrollmentUserID. */
+  @Column({ name: 'user_id', type: 'varchar', length: 255, nullable: true })
+  userId: string | null;
+
+  @Column({ name: 'short_name', type: 'varchar', length: 255, nullable: true })
+  shortName: string | null;
+
+  @Column({ name: 'long_name', type: 'varchar', length: 255, nullable: true })
+  longName: string | null;
+
+  @Column({ name: 'not_on_console', type: 'boolean', nullable: true })
+  notOnConsole: boolean | null;
+
+  @Column({ name: 'last_token_update_at', type: 'datetime', precision: 3, nullable: true })
+  lastTokenUpdateAt: Date | null;
+
+  @Column({ name: 'last_user_authenticate_at', type: 'datetime', precision: 3, nullable: true })
+  lastUserAuthenticateAt: Date | null;
+
+  /** declined, challenged, accepted, rejected: the outcome of the last UserAuthenticate step. */
+  @Column({ name: 'user_authenticate_state', type: 'varchar', length: 16, nullable: true })
+  userAuthenticateState: string | null;
+
+  /** The DigestChallenge sent in the first step, for the authenticator of the second. */
+  @Column({ name: 'digest_challenge', type: 'varchar', length: 255, nullable: true })
+  digestChallenge: string | null;
+
+  @Column({ name: 'created_at', type: 'datetime', precision: 3 })
+  createdAt: Date;
+
+  @Column({ name: 'updated_at', type: 'datetime', precision: 3 })
+  updatedAt: Date;
+}
