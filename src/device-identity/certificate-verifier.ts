@@ -26,6 +26,8 @@ export class IdentityError extends Error {
 }
 
 const CLIENT_AUTH = '1.3.6.1.5.5.7.3.2';
+/** Verified leaf certificates remembered (one per device), so a device's next message skips the chain check. */
+const CACHE_LIMIT = 200_000;
 const ANY_EKU = '2.5.29.37.0';
 const MAX_CHAIN = 8;
 
@@ -49,6 +51,12 @@ export function parsePemBundle(pem: string, source: string): X509Certificate[] {
  */
 export class CertificateVerifier {
   private readonly skewMs: number;
+  /**
+   * fingerprint → the verified result and the window in which the whole chain is valid.
+   * Chain building and signature checks are pure functions of the certificate and the
+   * configured CAs, so they are done once per certificate; validity is re-checked every time.
+   */
+  private readonly cache = new Map<string, { result: VerifiedCertificate; from: number; to: number }>();
 
   constructor(
     private readonly anchors: readonly X509Certificate[],
@@ -60,14 +68,46 @@ export class CertificateVerifier {
   }
 
   verify(leafDer: Buffer, carried: readonly X509Certificate[] = []): VerifiedCertificate {
+    const fingerprint = fingerprintOf(leafDer);
+    const now = this.now().getTime();
+    const cached = this.cache.get(fingerprint);
+    if (cached !== undefined) {
+      if (now + this.skewMs < cached.from) throw new IdentityError(403, 'the device certificate is not valid yet');
+      if (now - this.skewMs > cached.to) {
+        this.cache.delete(fingerprint);
+        throw new IdentityError(403, 'the device certificate has expired');
+      }
+      return cached.result;
+    }
+    const { result, from, to } = this.verifyChain(leafDer, fingerprint, carried, now);
+    if (this.cache.size >= CACHE_LIMIT) {
+      // Forget the oldest entry (Map keeps insertion order).
+      const oldest = this.cache.keys().next().value;
+      if (oldest !== undefined) this.cache.delete(oldest);
+    }
+    this.cache.set(fingerprint, { result, from, to });
+    return result;
+  }
+
+  private verifyChain(
+    leafDer: Buffer,
+    fingerprint: string,
+    carried: readonly X509Certificate[],
+    now: number,
+  ): { result: VerifiedCertificate; from: number; to: number } {
     let leaf: X509Certificate;
     try {
       leaf = new X509Certificate(leafDer);
     } catch {
       throw new IdentityError(400, 'the device certificate cannot be parsed');
     }
-    const now = this.now().getTime();
     this.checkValidity(leaf, now, 'device certificate');
+    let from = new Date(leaf.validFrom).getTime();
+    let to = new Date(leaf.validTo).getTime();
+    const window = (c: X509Certificate): void => {
+      from = Math.max(from, new Date(c.validFrom).getTime());
+      to = Math.min(to, new Date(c.validTo).getTime());
+    };
     const eku = leaf.keyUsage as string[] | undefined;
     if (eku !== undefined && eku.length > 0 && !eku.includes(CLIENT_AUTH) && !eku.includes(ANY_EKU)) {
       throw new IdentityError(403, 'the device certificate is not valid for client authentication');
@@ -78,12 +118,17 @@ export class CertificateVerifier {
       const anchor = this.anchors.find((a) => issuedBy(current, a));
       if (anchor !== undefined) {
         this.checkValidity(anchor, now, 'CA certificate');
+        window(anchor);
         return {
-          der: Buffer.from(leafDer),
-          fingerprint: fingerprintOf(leafDer),
-          subject: leaf.subject.replace(/\n/g, ', '),
-          notBefore: new Date(leaf.validFrom),
-          notAfter: new Date(leaf.validTo),
+          result: {
+            der: Buffer.from(leafDer),
+            fingerprint,
+            subject: leaf.subject.replace(/\n/g, ', '),
+            notBefore: new Date(leaf.validFrom),
+            notAfter: new Date(leaf.validTo),
+          },
+          from,
+          to,
         };
       }
       const next = [...this.intermediates, ...carried].find(
@@ -91,6 +136,7 @@ export class CertificateVerifier {
       );
       if (next === undefined) break;
       this.checkValidity(next, now, 'intermediate certificate');
+      window(next);
       current = next;
     }
     throw new IdentityError(403, 'the device certificate does not chain to a configured CA');
