@@ -19,8 +19,10 @@ const MAX_ATTEMPTS = 3;
  * differently.
  *
  * SQLite runs on one connection. TypeORM turns a transaction started while another is open
- * on that connection into a SAVEPOINT inside it, which would tie two unrelated requests
- * into one transaction; so on SQLite, transactions are queued here one at a time.
+ * on that connection into a SAVEPOINT inside it, and a plain statement issued meanwhile would
+ * run inside that other request's transaction (and vanish with its rollback); so on SQLite
+ * every transaction and every statement issued here is queued, one at a time. (Never call
+ * `query` from inside `transaction`: use the runner it passes.)
  */
 @Injectable()
 export class DatabaseService {
@@ -33,11 +35,7 @@ export class DatabaseService {
 
   /** Runs `work` in one transaction; commits when it resolves, rolls back when it throws. */
   async transaction<T>(work: (tx: SqlRunner) => Promise<T>): Promise<T> {
-    if (this.driver === 'sqlite') {
-      const run = this.sqliteQueue.then(() => this.dataSource.transaction((m) => work(runner(m))));
-      this.sqliteQueue = run.catch(() => undefined);
-      return run;
-    }
+    if (this.driver === 'sqlite') return this.serialized(() => this.dataSource.transaction((m) => work(runner(m))));
     for (let attempt = 1; ; attempt++) {
       try {
         return await this.dataSource.transaction((m) => work(runner(m)));
@@ -47,9 +45,16 @@ export class DatabaseService {
     }
   }
 
-  /** A single statement outside any explicit transaction. */
+  /** A single statement outside any explicit transaction (atomic on its own). */
   query<T = unknown>(sql: string, params: readonly unknown[] = []): Promise<T> {
+    if (this.driver === 'sqlite') return this.serialized(() => this.dataSource.query<T>(sql, params as unknown[]));
     return this.dataSource.query<T>(sql, params as unknown[]);
+  }
+
+  private serialized<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.sqliteQueue.then(work);
+    this.sqliteQueue = run.catch(() => undefined);
+    return run;
   }
 
   /** A date as the driver stores it: UTC `DATETIME` text on SQLite (as TypeORM writes it), a Date on MySQL. */

@@ -120,7 +120,7 @@ export class EnrollmentsRepository {
    * credentials, count + 1 computed by the database (so concurrent updates lose none).
    * Throws a foreign-key violation when the device was never authenticated.
    */
-  async upsertFromTokenUpdate(tx: SqlRunner, e: EnrollmentUpsert, now: Date): Promise<void> {
+  async upsertFromTokenUpdate(tx: SqlRunner, e: EnrollmentUpsert, now: Date): Promise<number> {
     const at = this.db.date(now);
     const set = (c: string): string => (this.sqlite ? `${c} = excluded.${c}` : `${c} = VALUES(${c})`);
     const updates = [
@@ -128,7 +128,11 @@ export class EnrollmentsRepository {
       set('push_magic'),
       set('token'),
       'enabled = 1',
-      'token_update_count = token_update_count + 1',
+      // MySQL hands the new count back as the statement's insert id (LAST_INSERT_ID(expr));
+      // SQLite returns it with RETURNING. Either way no second round trip to read it.
+      this.sqlite
+        ? 'token_update_count = token_update_count + 1'
+        : 'token_update_count = LAST_INSERT_ID(token_update_count + 1)',
       set('awaiting_configuration'),
       set('last_seen_at'),
       set('updated_at'),
@@ -137,8 +141,10 @@ export class EnrollmentsRepository {
       'INSERT INTO enrollments (id, device_id, parent_id, type, topic, push_magic, token, enabled, ' +
       'token_update_count, awaiting_configuration, last_seen_at, created_at, updated_at) ' +
       'VALUES (?, ?, ?, ?, ?, ?, ?, 1, 1, ?, ?, ?, ?) ' +
-      (this.sqlite ? `ON CONFLICT (id) DO UPDATE SET ${updates}` : `ON DUPLICATE KEY UPDATE ${updates}`);
-    await tx.query(sql, [
+      (this.sqlite
+        ? `ON CONFLICT (id) DO UPDATE SET ${updates} RETURNING token_update_count AS n`
+        : `ON DUPLICATE KEY UPDATE ${updates}`);
+    const result = await tx.query<unknown>(sql, [
       e.id,
       e.deviceId,
       e.parentId,
@@ -151,14 +157,13 @@ export class EnrollmentsRepository {
       at,
       at,
     ]);
-  }
-
-  async tokenUpdateCount(tx: SqlRunner, enrollmentId: string): Promise<number> {
-    const rows = await tx.query<{ n: number | string }[]>(
-      'SELECT token_update_count AS n FROM enrollments WHERE id = ?',
-      [enrollmentId],
-    );
-    return Number(rows[0]?.n ?? 0);
+    if (this.sqlite) {
+      const rows = result as { n: number }[];
+      return Number(rows[0]?.n ?? 1);
+    }
+    // A fresh row (insert path) leaves the insert id at 0: it is the first TokenUpdate.
+    const insertId = (result as { insertId?: number | string }).insertId;
+    return Number(insertId ?? 0) || 1;
   }
 
   async enrollmentState(tx: SqlRunner, enrollmentId: string): Promise<EnrollmentState | undefined> {

@@ -105,23 +105,25 @@ export class EnrollmentsService {
       hasUnlock && !userChannel && input.unlockToken !== undefined
         ? this.secrets.seal(input.unlockToken, unlockTokenAad(enrollment.deviceId))
         : undefined;
+    const upsert = {
+      id: enrollment.id,
+      deviceId: enrollment.deviceId,
+      parentId: enrollment.parentId,
+      type: enrollment.type,
+      topic: input.topic,
+      pushMagic: input.pushMagic,
+      token: input.token,
+      awaitingConfiguration: input.awaitingConfiguration,
+    };
     try {
+      if (!userChannel && sealedUnlock === undefined) {
+        // The common case is one statement: atomic on its own, no explicit transaction.
+        const tokenUpdateCount = await this.repo.upsertFromTokenUpdate(this.db, upsert, now);
+        return { tokenUpdateCount, unlockTokenStored: false, unlockTokenIgnored: false };
+      }
       return await this.db.transaction(async (tx) => {
         if (userChannel) await this.requireEnrolledParent(tx, enrollment);
-        await this.repo.upsertFromTokenUpdate(
-          tx,
-          {
-            id: enrollment.id,
-            deviceId: enrollment.deviceId,
-            parentId: enrollment.parentId,
-            type: enrollment.type,
-            topic: input.topic,
-            pushMagic: input.pushMagic,
-            token: input.token,
-            awaitingConfiguration: input.awaitingConfiguration,
-          },
-          now,
-        );
+        const tokenUpdateCount = await this.repo.upsertFromTokenUpdate(tx, upsert, now);
         if (sealedUnlock !== undefined) await this.repo.setUnlockToken(tx, enrollment.deviceId, sealedUnlock, now);
         if (userChannel) {
           await this.repo.upsertUserFromTokenUpdate(
@@ -131,7 +133,6 @@ export class EnrollmentsService {
             now,
           );
         }
-        const tokenUpdateCount = await this.repo.tokenUpdateCount(tx, enrollment.id);
         return {
           tokenUpdateCount,
           unlockTokenStored: sealedUnlock !== undefined,
