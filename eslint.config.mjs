@@ -3,7 +3,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'dist/', '.build/', 'data/', 'scripts/*.mjs', 'eslint.config.mjs'] },
+  { ignores: ['node_modules/', 'dist/', '.build/', 'data/', 'scripts/*.mjs', 'bench/*.mjs', 'eslint.config.mjs'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

@@ -50,6 +50,7 @@ export function dataSourceOptions(
     charset: 'utf8mb4_unicode_ci',
     poolSize,
     connectTimeout: 5000,
-    extra: { enableKeepAlive: true, waitForConnections: true, queueLimit: 0 },
+    // trace: false — mysql2 otherwise captures a stack trace for every query (measurable CPU).
+    extra: { enableKeepAlive: true, waitForConnections: true, queueLimit: 0, trace: false },
   };
 }

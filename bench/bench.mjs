@@ -1,0 +1,791 @@
+#!/usr/bin/env node
+// Benchmark of the check-in server, on this machine, against the compiled server in dist/.
+//
+//   npm run bench [-- --quick] [--devices N] [--duration S] [--warmup S] [--db auto|mysql|sqlite]
+//
+// It starts `node dist/main.js` itself (DEVICE_AUTH=header, a device CA of its own, a random
+// SECRETS_KEY, LOG_LEVEL=warn) on a fresh MariaDB/MySQL database `mdm_bench_<timestamp>` at
+// root@127.0.0.1:3306 when that port answers (dropped afterwards), else on SQLite in a temporary
+// folder; enrolls a population of devices, each with its own certificate (certificates.mjs:
+// distinct EC P-256 keys, issued by a CA of its own in the temporary folder); then drives fixed
+// scenarios with autocannon over keep-alive connections, each request a real check-in of a
+// distinct device with that device's certificate in the client-cert header:
+//
+//   tokenupdate-c{1,8,32,128}  TokenUpdate of enrolled devices, 1/8/32/128 connections
+//   authenticate-new-c32       Authenticate of devices never seen before
+//   mixed-c32                  a day in the life: 70% TokenUpdate, 10% Authenticate and 10%
+//                              TokenUpdate of new devices, 5% GetBootstrapToken, 5% CheckOut
+//
+// For each: requests/s, p50/p95/p99 latency, errors (any non-2xx, socket error or wrong body
+// makes the scenario FAILED), server CPU seconds per 1,000 requests (/proc/<pid>/stat) and the
+// server's peak RSS while it ran (/proc/<pid>/status). Prints a table and writes
+// bench/results/<YYYY-MM-DD>-<db>[-quick].json. The server and the load generator share the
+// machine's cores; compare figures from the same machine only.
+import { execFileSync, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createConnection, createServer } from 'node:net';
+import { cpus, tmpdir, totalmem } from 'node:os';
+import { dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import { fastIssuer } from './certificates.mjs';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+const DIST = join(ROOT, 'dist');
+const MYSQL = { host: '127.0.0.1', port: 3306, user: 'root' };
+const CERT_HEADER = 'client-cert';
+const CONTENT_TYPE = 'application/x-apple-aspen-mdm-checkin';
+
+const USAGE = `usage: npm run bench [-- options]
+
+  --quick             1,000 devices, 3 s per scenario (under a minute in all)
+  --devices N         enrolled population (default 10000, --quick 1000)
+  --duration S        seconds per scenario (default 10, --quick 3)
+  --warmup S          seconds of warm-up before each scenario (default 2, --quick 1)
+  --db KIND           auto (MariaDB/MySQL at 127.0.0.1:3306 when it answers, else SQLite), mysql or sqlite
+  --cpu-prof DIR      run the server with node --cpu-prof and keep its CPU profile in DIR
+`;
+
+// ---------------------------------------------------------------------------------------------
+// Arguments and prerequisites
+
+function usageError(message) {
+  process.stderr.write(`${message}\n\n${USAGE}`);
+  process.exit(2);
+}
+
+let args;
+try {
+  args = parseArgs({
+    args: process.argv.slice(2),
+    strict: true,
+    options: {
+      quick: { type: 'boolean', default: false },
+      devices: { type: 'string' },
+      duration: { type: 'string' },
+      warmup: { type: 'string' },
+      db: { type: 'string', default: 'auto' },
+      'cpu-prof': { type: 'string' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  }).values;
+} catch (err) {
+  usageError(err.message);
+}
+if (args.help) {
+  process.stdout.write(USAGE);
+  process.exit(0);
+}
+
+function whole(raw, name, fallback, min, max) {
+  if (raw === undefined) return fallback;
+  if (!/^\d+$/.test(raw)) usageError(`--${name} must be a whole number, got "${raw}"`);
+  const n = Number(raw);
+  if (n < min || n > max) usageError(`--${name} must be between ${min} and ${max}`);
+  return n;
+}
+
+const QUICK = args.quick;
+const DEVICES = whole(args.devices, 'devices', QUICK ? 1000 : 10_000, 100, 1_000_000);
+const DURATION = whole(args.duration, 'duration', QUICK ? 3 : 10, 1, 600);
+const WARMUP = whole(args.warmup, 'warmup', QUICK ? 1 : 2, 0, 60);
+if (!['auto', 'mysql', 'sqlite'].includes(args.db)) usageError('--db must be auto, mysql or sqlite');
+
+const REQUIRED = ['main.js', 'device-identity/dev-ca.js', 'simulator/devices.js', 'simulator/transport.js'];
+const missing = REQUIRED.filter((f) => !existsSync(join(DIST, f)));
+if (missing.length > 0) {
+  process.stderr.write(
+    `bench: ${missing.map((f) => `dist/${f}`).join(', ')} not found.\n` +
+      'The benchmark runs the compiled server and simulator: run `npm run build` first.\n',
+  );
+  process.exit(2);
+}
+
+const distModule = (path) => import(pathToFileURL(join(DIST, path)).href);
+const { default: autocannon } = await import('autocannon');
+const { default: mysql } = await import('mysql2/promise');
+const devCa = await distModule('device-identity/dev-ca.js');
+const sim = await distModule('simulator/devices.js');
+const transport = await distModule('simulator/transport.js');
+
+// ---------------------------------------------------------------------------------------------
+// Small helpers
+
+const log = (line) => process.stderr.write(`${line}\n`);
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const CLK_TCK = (() => {
+  try {
+    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+  } catch {
+    return 100;
+  }
+})();
+
+/** utime + stime of a process, in seconds. */
+function cpuSeconds(pid) {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // The command name (field 2) may contain spaces; fields are counted after its closing parenthesis.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
+}
+
+/** A field of /proc/<pid>/status in kB (VmRSS, VmHWM). */
+function statusKb(pid, field) {
+  const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) : 0;
+}
+
+/** The share of all CPUs' time spent busy over `ms` (from /proc/stat), 0–1. */
+async function machineBusy(ms = 1000) {
+  const sample = () => {
+    const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+    const idle = f[3] + (f[4] ?? 0);
+    return { idle, total: f.reduce((a, b) => a + b, 0) };
+  };
+  const a = sample();
+  await sleep(ms);
+  const b = sample();
+  return b.total === a.total ? 0 : 1 - (b.idle - a.idle) / (b.total - a.total);
+}
+
+/** The commit the working tree is at, and whether it has changes (dist/ is built from it). */
+function gitState() {
+  try {
+    const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'src'], { cwd: ROOT, encoding: 'utf8' }) !== '';
+    return { commit, srcChanged: dirty };
+  } catch {
+    return { commit: 'unknown', srcChanged: false };
+  }
+}
+
+function percentile(sorted, p) {
+  if (sorted.length === 0) return Number.NaN;
+  const rank = Math.ceil((p / 100) * sorted.length);
+  return sorted[Math.min(sorted.length, Math.max(1, rank)) - 1];
+}
+
+function portAnswers(host, port, timeoutMs = 1000) {
+  return new Promise((resolve) => {
+    const s = createConnection({ host, port });
+    s.setTimeout(timeoutMs);
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('timeout', () => {
+      s.destroy();
+      resolve(false);
+    });
+    s.once('error', () => resolve(false));
+  });
+}
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+function pem(label, der) {
+  const b64 = Buffer.from(der)
+    .toString('base64')
+    .replace(/(.{64})/g, '$1\n');
+  return `-----BEGIN ${label}-----\n${b64.trimEnd()}\n-----END ${label}-----\n`;
+}
+
+function timestamp(d = new Date()) {
+  return d.toISOString().replace(/[-:]/g, '').replace('T', '_').slice(0, 15);
+}
+
+// ---------------------------------------------------------------------------------------------
+// State that cleanup needs
+
+const tmp = mkdtempSync(join(tmpdir(), 'mdm-bench-'));
+const serverLog = join(tmp, 'server.log');
+let server; // ChildProcess
+let serverExited = false;
+let database; // { name, drop() }
+let currentLoad; // autocannon instance
+let interrupted = false;
+
+class Interrupted extends Error {}
+function checkInterrupted() {
+  if (interrupted) throw new Interrupted('interrupted');
+}
+
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.on(signal, () => {
+    if (interrupted) return;
+    interrupted = true;
+    log(`\n${signal}: stopping and cleaning up…`);
+    currentLoad?.stop();
+  });
+}
+
+async function stopServer() {
+  if (server === undefined || serverExited) return;
+  const exited = new Promise((resolve) => server.once('exit', resolve));
+  server.kill('SIGTERM');
+  const done = await Promise.race([exited.then(() => true), sleep(10_000).then(() => false)]);
+  if (!done && !serverExited) {
+    server.kill('SIGKILL');
+    await Promise.race([exited, sleep(2000)]);
+  }
+}
+
+async function cleanup() {
+  await stopServer().catch((err) => log(`could not stop the server: ${err.message}`));
+  if (database !== undefined) {
+    await database.drop().catch((err) => log(`could not drop database ${database.name}: ${err.message}`));
+  }
+  rmSync(tmp, { recursive: true, force: true });
+}
+
+function serverLogLines() {
+  try {
+    return readFileSync(serverLog, 'utf8').trimEnd().split('\n');
+  } catch {
+    return [];
+  }
+}
+
+function serverLogTail(lines = 15) {
+  const all = serverLogLines();
+  return all.length === 0 ? '(no server log)' : all.slice(-lines).join('\n');
+}
+
+// ---------------------------------------------------------------------------------------------
+// Set-up: CA, certificates, database, server
+
+async function writeCa() {
+  const ca = await devCa.createCa('MDM Check-in Benchmark Device CA');
+  const keyDer = await globalThis.crypto.subtle.exportKey('pkcs8', ca.key);
+  writeFileSync(join(tmp, devCa.DEV_CA_CERT_FILE), ca.certPem);
+  writeFileSync(join(tmp, devCa.DEV_CA_KEY_FILE), pem('PRIVATE KEY', keyDer), { mode: 0o600 });
+  return { ca, keyDer, file: join(tmp, devCa.DEV_CA_CERT_FILE) };
+}
+
+async function prepareDatabase() {
+  const wantMysql = args.db === 'mysql' || (args.db === 'auto' && (await portAnswers(MYSQL.host, MYSQL.port, 1000)));
+  if (!wantMysql) {
+    return { kind: 'sqlite', label: 'sqlite', version: 'better-sqlite3', url: `sqlite:${join(tmp, 'bench.sqlite')}` };
+  }
+  const name = `mdm_bench_${timestamp()}_${randomBytes(2).toString('hex')}`;
+  let conn;
+  try {
+    conn = await mysql.createConnection({ ...MYSQL, connectTimeout: 5000 });
+  } catch (err) {
+    throw new Error(`cannot connect to MySQL/MariaDB as root@${MYSQL.host}:${MYSQL.port}: ${err.message}`, {
+      cause: err,
+    });
+  }
+  let version;
+  try {
+    const [rows] = await conn.query('SELECT VERSION() AS v');
+    version = String(rows[0].v);
+    await conn.query(`CREATE DATABASE \`${name}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin`);
+  } finally {
+    await conn.end();
+  }
+  database = {
+    name,
+    drop: async () => {
+      const c = await mysql.createConnection({ ...MYSQL, connectTimeout: 5000 });
+      try {
+        await c.query(`DROP DATABASE IF EXISTS \`${name}\``);
+      } finally {
+        await c.end();
+      }
+    },
+  };
+  const label = /mariadb/i.test(version) ? 'mariadb' : 'mysql';
+  return { kind: 'mysql', label, version, name, url: `mysql://${MYSQL.user}@${MYSQL.host}:${MYSQL.port}/${name}` };
+}
+
+const CONFIG_VARIABLES = [
+  'NODE_ENV',
+  'PORT',
+  'DATABASE_URL',
+  'DATA_DIR',
+  'SECRETS_KEY',
+  'ADMIN_API_KEY',
+  'PUSH_TOPICS',
+  'LOG_LEVEL',
+  'LOG_FORMAT',
+  'CHECKIN_MAX_BODY_BYTES',
+  'DEVICE_AUTH',
+  'DEVICE_CA_FILE',
+  'DEVICE_INTERMEDIATES_FILE',
+  'DEVICE_CERT_HEADER',
+  'DEVICE_CLOCK_SKEW_SECONDS',
+  'DEVICE_CERT_BIND_RETRO',
+  'MAID_SERVER_UUID',
+  'MAID_SIGNING_KEY_FILE',
+  'MAID_SIGNING_CERT_FILE',
+  'WATCH_PAIRING_KEY_FILE',
+  'WATCH_PAIRING_VERIFY_KEYS_FILE',
+  'WATCH_PAIRING_TTL_SECONDS',
+];
+
+async function startServer(port, databaseUrl, caFile) {
+  const env = { ...process.env };
+  for (const v of CONFIG_VARIABLES) delete env[v]; // DATABASE_POOL_SIZE is left to the caller
+  Object.assign(env, {
+    PORT: String(port),
+    LOG_LEVEL: 'warn',
+    LOG_FORMAT: 'text',
+    DATABASE_URL: databaseUrl,
+    DATA_DIR: join(tmp, 'data'),
+    SECRETS_KEY: randomBytes(32).toString('base64'),
+    DEVICE_AUTH: 'header',
+    DEVICE_CERT_HEADER: CERT_HEADER,
+    DEVICE_CA_FILE: caFile,
+  });
+  const out = openSync(serverLog, 'a');
+  const profile = args['cpu-prof'] === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${resolve(args['cpu-prof'])}`];
+  server = spawn(process.execPath, [...profile, join(DIST, 'main.js')], {
+    cwd: ROOT,
+    env,
+    stdio: ['ignore', out, out],
+  });
+  closeSync(out);
+  server.once('exit', () => {
+    serverExited = true;
+  });
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    checkInterrupted();
+    if (serverExited) throw new Error(`the server exited during start-up:\n${serverLogTail()}`);
+    try {
+      const res = await fetch(`http://127.0.0.1:${port}/readyz`);
+      if (res.status === 200) return server.pid;
+    } catch {
+      // not listening yet
+    }
+    await sleep(200);
+  }
+  throw new Error(`the server was not ready within 60 s:\n${serverLogTail()}`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Devices and requests
+
+/** A prepared request for autocannon: a device's message with its certificate header. */
+function request(device, message) {
+  return {
+    method: 'PUT',
+    path: '/checkin',
+    headers: { 'content-type': CONTENT_TYPE, [CERT_HEADER]: device.certHeader },
+    body: sim.encode(device, message),
+  };
+}
+
+/** Enrolls the population as devices do: Authenticate, TokenUpdate, and SetBootstrapToken on Macs. */
+async function enroll(port, population) {
+  const client = new transport.CheckinClient(new URL(`http://127.0.0.1:${port}/checkin`), 32, 30_000);
+  let next = 0;
+  let sent = 0;
+  const started = performance.now();
+  const send = async (device, message, what) => {
+    const r = request(device, message);
+    const reply = await client.send(r.body, { [CERT_HEADER]: device.certHeader });
+    sent += 1;
+    if (reply.status !== 200) {
+      throw new Error(`enrolling ${device.udid}: ${what} answered ${reply.status}: ${reply.body.toString('utf8')}`);
+    }
+  };
+  const worker = async () => {
+    while (next < population.length) {
+      checkInterrupted();
+      const d = population[next++];
+      await send(d, sim.authenticate(d), 'Authenticate');
+      await send(d, sim.tokenUpdate(d, { awaitingConfiguration: true, withUnlockToken: true }), 'TokenUpdate');
+      if (d.bootstrapToken !== undefined) await send(d, sim.setBootstrapToken(d), 'SetBootstrapToken');
+    }
+  };
+  try {
+    await Promise.all(Array.from({ length: 32 }, worker));
+  } finally {
+    client.close();
+  }
+  const seconds = (performance.now() - started) / 1000;
+  return { devices: population.length, requests: sent, seconds, rps: sent / seconds };
+}
+
+/** Hands out indexes 0…n-1 round-robin. */
+function cursor(n) {
+  let i = 0;
+  return {
+    next() {
+      const v = i % n;
+      i += 1;
+      return v;
+    },
+  };
+}
+
+/** An autocannon request slot that sends whatever `pick()` returns. */
+function slot(pick, onResponse) {
+  return {
+    setupRequest: (req, context) => {
+      const r = pick(context);
+      return { ...req, method: r.method, path: r.path, headers: r.headers, body: r.body };
+    },
+    ...(onResponse !== undefined ? { onResponse } : {}),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Driving load and measuring
+
+async function drive(port, { connections, seconds, requests, maxOverallRequests }) {
+  const latencies = [];
+  const opts = {
+    url: `http://127.0.0.1:${port}/checkin`,
+    connections,
+    duration: seconds,
+    requests,
+    timeout: 10,
+  };
+  if (maxOverallRequests !== undefined) opts.maxOverallRequests = Math.max(connections, maxOverallRequests);
+  const instance = autocannon(opts);
+  currentLoad = instance;
+  instance.on('response', (_client, _status, _bytes, ms) => latencies.push(ms));
+  try {
+    const result = await instance;
+    return { result, latencies };
+  } finally {
+    currentLoad = undefined;
+  }
+}
+
+/** Warm-up, then the measured run with the server's CPU time and RSS sampled around it. */
+async function scenario(port, pid, def) {
+  checkInterrupted();
+  log(`▶ ${def.name}: ${def.description} (${def.connections} connections, ${WARMUP} s warm-up + ${DURATION} s)`);
+  if (WARMUP > 0) await drive(port, { connections: def.connections, seconds: WARMUP, requests: def.requests() });
+  checkInterrupted();
+  def.beforeMeasure?.();
+  let peakRssKb = statusKb(pid, 'VmRSS');
+  const sampler = setInterval(() => {
+    try {
+      peakRssKb = Math.max(peakRssKb, statusKb(pid, 'VmRSS'));
+    } catch {
+      // the server is gone; the run reports its errors
+    }
+  }, 100);
+  const cpuBefore = cpuSeconds(pid);
+  const clientBefore = process.cpuUsage();
+  let run;
+  try {
+    run = await drive(port, {
+      connections: def.connections,
+      seconds: DURATION,
+      requests: def.requests(),
+      maxOverallRequests: def.maxOverallRequests?.(),
+    });
+  } finally {
+    clearInterval(sampler);
+  }
+  const cpu = serverExited ? Number.NaN : cpuSeconds(pid) - cpuBefore;
+  const clientCpu = process.cpuUsage(clientBefore);
+  const { result, latencies } = run;
+  const sorted = Float64Array.from(latencies).sort();
+  const responses = latencies.length;
+  const mismatches = def.mismatches?.() ?? 0;
+  const errors = result.errors + result.non2xx + mismatches;
+  const statusCodes = Object.fromEntries(Object.entries(result.statusCodeStats).map(([k, v]) => [k, v.count]));
+  const out = {
+    name: def.name,
+    description: def.description,
+    connections: def.connections,
+    seconds: result.duration,
+    responses,
+    requestsPerSecond: responses / result.duration,
+    latencyMs: {
+      p50: percentile(sorted, 50),
+      p95: percentile(sorted, 95),
+      p99: percentile(sorted, 99),
+      max: sorted.length > 0 ? sorted[sorted.length - 1] : Number.NaN,
+      mean: responses > 0 ? latencies.reduce((a, b) => a + b, 0) / responses : Number.NaN,
+    },
+    errors,
+    socketErrors: result.errors,
+    timeouts: result.timeouts,
+    non2xx: result.non2xx,
+    mismatches,
+    statusCodes,
+    serverCpuSeconds: cpu,
+    serverCpuSecondsPer1k: responses > 0 ? cpu / (responses / 1000) : Number.NaN,
+    loadGeneratorCpuSecondsPer1k:
+      responses > 0 ? (clientCpu.user + clientCpu.system) / 1e6 / (responses / 1000) : Number.NaN,
+    serverPeakRssMb: peakRssKb / 1024,
+    failed: errors > 0 || responses === 0,
+    ...def.extra?.(),
+  };
+  const f = (n, d = 1) => (Number.isFinite(n) ? n.toFixed(d) : '-');
+  log(
+    out.failed
+      ? `  FAILED: ${errors} errors (socket ${result.errors}, non-2xx ${result.non2xx}, wrong body ${mismatches}); statuses ${JSON.stringify(statusCodes)}`
+      : `  ${f(out.requestsPerSecond, 0)} req/s  p50 ${f(out.latencyMs.p50)} ms  p95 ${f(out.latencyMs.p95)} ms  p99 ${f(out.latencyMs.p99)} ms  ` +
+          `server CPU ${f(out.serverCpuSecondsPer1k, 2)} s/1k  RSS ${f(out.serverPeakRssMb, 0)} MB`,
+  );
+  if (out.failed) log(`  server log (last lines):\n${serverLogTail(5).replace(/^/gm, '    ')}`);
+  return out;
+}
+
+function table(results) {
+  const head = ['scenario', 'conns', 'req/s', 'p50 ms', 'p95 ms', 'p99 ms', 'errors', 'CPU s/1k req', 'peak RSS MB'];
+  const f = (n, d = 1) => (Number.isFinite(n) ? n.toFixed(d) : '-');
+  const rows = results.map((r) =>
+    r.failed
+      ? [r.name, String(r.connections), 'FAILED', '-', '-', '-', String(r.errors), '-', f(r.serverPeakRssMb, 0)]
+      : [
+          r.name,
+          String(r.connections),
+          f(r.requestsPerSecond, 0),
+          f(r.latencyMs.p50),
+          f(r.latencyMs.p95),
+          f(r.latencyMs.p99),
+          String(r.errors),
+          f(r.serverCpuSecondsPer1k, 2),
+          f(r.serverPeakRssMb, 0),
+        ],
+  );
+  const widths = head.map((_, i) => Math.max(...[head, ...rows].map((row) => row[i].length)));
+  const line = (row) => row.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
+  return [line(head), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
+}
+
+// ---------------------------------------------------------------------------------------------
+// The run
+
+async function main() {
+  const started = performance.now();
+  const runTag = randomBytes(4).toString('hex');
+  // Fresh devices for authenticate-new: 2,000 per second of the run, well above what a 2-core
+  // machine serves; the run stops early when they are used up rather than re-enroll devices.
+  // The mixed scenario needs about one new device per ten requests.
+  const authPoolSize = (WARMUP + DURATION) * 2000;
+  const mixedPoolSize = (WARMUP + DURATION) * 200;
+  let index = 0;
+  const make = (n) => Array.from({ length: n }, () => sim.makeDevice(index++, runTag));
+  const population = make(DEVICES);
+  const authPool = make(authPoolSize);
+  const mixedPool = make(mixedPoolSize);
+  const everyone = [...population, ...authPool, ...mixedPool];
+
+  log(
+    `benchmark: ${DEVICES} devices, ${DURATION} s per scenario after ${WARMUP} s warm-up; ` +
+      `${cpus().length} CPUs (${cpus()[0]?.model ?? 'unknown'}), Node ${process.version}`,
+  );
+  const busyBefore = await machineBusy();
+  if (busyBefore > 0.2) {
+    log(
+      `warning: the CPUs were ${(busyBefore * 100).toFixed(0)}% busy before the run: something else is running; ` +
+        'the figures will be low and noisy',
+    );
+  }
+  const ca = await writeCa();
+  const certStarted = performance.now();
+  const { issue } = await fastIssuer(devCa, ca.ca, ca.keyDer);
+  for (const d of everyone) d.certHeader = transport.certificateHeaderValue(issue(d.index));
+  const certSeconds = (performance.now() - certStarted) / 1000;
+  log(`certificates: ${everyone.length} issued in ${certSeconds.toFixed(1)} s (EC P-256, one key pair each)`);
+  checkInterrupted();
+
+  const db = await prepareDatabase();
+  log(`database: ${db.kind === 'mysql' ? `${db.version} database ${db.name}` : `SQLite in ${tmp}`}`);
+  const port = await freePort();
+  const pid = await startServer(port, db.url, ca.file);
+  log(`server: pid ${pid}, http://127.0.0.1:${port}, DEVICE_AUTH=header (${CERT_HEADER})`);
+
+  const enrollment = await enroll(port, population);
+  log(
+    `enrolled ${enrollment.devices} devices: ${enrollment.requests} check-ins in ${enrollment.seconds.toFixed(1)} s ` +
+      `(${enrollment.rps.toFixed(0)}/s, 32 at a time)`,
+  );
+  const logMark = serverLogLines().length;
+  checkInterrupted();
+
+  // A later TokenUpdate of every enrolled device: new token and PushMagic, no UnlockToken.
+  const tokenUpdates = population.map((d) => {
+    sim.rotatePushCredentials(d);
+    return request(d, sim.tokenUpdate(d, { awaitingConfiguration: false, withUnlockToken: false }));
+  });
+  // The mixed scenario checks out devices of its own (the last tenth) so no other request of it
+  // meets a disabled enrollment; its TokenUpdates and GetBootstrapTokens use the rest.
+  const reserved = Math.max(1, Math.floor(DEVICES / 10));
+  const active = DEVICES - reserved;
+  const macs = population.slice(0, active).filter((d) => d.bootstrapToken !== undefined);
+  const bootstrapRequests = macs.map((d) => request(d, sim.getBootstrapToken(d)));
+  const checkOuts = population.slice(active).map((d) => request(d, sim.checkOut(d)));
+  const authenticates = authPool.map((d) => request(d, sim.authenticate(d)));
+  const mixedAuth = mixedPool.map((d) => request(d, sim.authenticate(d)));
+  const mixedFirstTokenUpdate = mixedPool.map((d) =>
+    request(d, sim.tokenUpdate(d, { awaitingConfiguration: true, withUnlockToken: true })),
+  );
+
+  const tu = cursor(DEVICES);
+  const tokenUpdateScenario = (connections) => ({
+    name: `tokenupdate-c${connections}`,
+    description: 'TokenUpdate of enrolled devices, round-robin over the population',
+    connections,
+    requests: () => [slot(() => tokenUpdates[tu.next()])],
+  });
+
+  let authUsed = 0;
+  const authScenario = {
+    name: 'authenticate-new-c32',
+    description: 'Authenticate of devices never seen before (one fresh certificate each)',
+    connections: 32,
+    requests: () => [slot(() => authenticates[authUsed++ % authenticates.length])],
+    maxOverallRequests: () => authenticates.length - authUsed - 32,
+    extra: () => ({
+      freshDevicesUsed: authUsed,
+      freshDevicesAvailable: authenticates.length,
+      freshDevicesReused: Math.max(0, authUsed - authenticates.length),
+    }),
+  };
+
+  // Per 20 requests: 2 new devices (Authenticate, then TokenUpdate on the same connection),
+  // 14 TokenUpdates of enrolled devices, 1 GetBootstrapToken, 1 CheckOut.
+  const PLAN = ['new', 'new-tu', 'tu', 'tu', 'tu', 'tu', 'tu', 'tu', 'tu', 'gbt'];
+  const PLAN2 = ['new', 'new-tu', 'tu', 'tu', 'tu', 'tu', 'tu', 'tu', 'tu', 'co'];
+  const mixedActive = cursor(active);
+  const gbt = cursor(Math.max(1, bootstrapRequests.length));
+  const co = cursor(checkOuts.length);
+  let mixedNew = 0;
+  let mixedMismatches = 0;
+  let mixedCounts = {};
+  const count = (kind, status) => {
+    const key = `${kind} ${status}`;
+    mixedCounts[key] = (mixedCounts[key] ?? 0) + 1;
+  };
+  const mixedSlot = (kind) => {
+    const pick = {
+      new: (ctx) => {
+        ctx.fresh = mixedNew++ % mixedPool.length;
+        return mixedAuth[ctx.fresh];
+      },
+      'new-tu': (ctx) => mixedFirstTokenUpdate[ctx.fresh ?? 0],
+      tu: () => tokenUpdates[mixedActive.next()],
+      gbt: () => (bootstrapRequests.length > 0 ? bootstrapRequests[gbt.next()] : tokenUpdates[mixedActive.next()]),
+      co: () => checkOuts[co.next()],
+    }[kind];
+    const label = {
+      new: 'Authenticate (new)',
+      'new-tu': 'TokenUpdate (new)',
+      tu: 'TokenUpdate',
+      gbt: 'GetBootstrapToken',
+      co: 'CheckOut',
+    }[kind];
+    return slot(pick, (status, body) => {
+      count(label, status);
+      if (
+        kind === 'gbt' &&
+        status === 200 &&
+        bootstrapRequests.length > 0 &&
+        !body.includes('<key>BootstrapToken</key>')
+      ) {
+        mixedMismatches += 1;
+      }
+    });
+  };
+  const mixedScenario = {
+    name: 'mixed-c32',
+    description:
+      'day in the life: 70% TokenUpdate, 10%+10% Authenticate+TokenUpdate of new devices, 5% GetBootstrapToken, 5% CheckOut',
+    connections: 32,
+    requests: () => [...PLAN, ...PLAN2].map(mixedSlot),
+    beforeMeasure: () => {
+      mixedCounts = {};
+      mixedMismatches = 0;
+    },
+    mismatches: () => mixedMismatches,
+    extra: () => ({
+      byMessage: mixedCounts,
+      freshDevicesUsed: mixedNew,
+      freshDevicesAvailable: mixedPool.length,
+      freshDevicesReused: Math.max(0, mixedNew - mixedPool.length),
+    }),
+  };
+
+  const scenarios = [
+    tokenUpdateScenario(1),
+    tokenUpdateScenario(8),
+    tokenUpdateScenario(32),
+    tokenUpdateScenario(128),
+    authScenario,
+    mixedScenario,
+  ];
+  const results = [];
+  for (const def of scenarios) results.push(await scenario(port, pid, def));
+  const peakRssOverallMb = statusKb(pid, 'VmHWM') / 1024;
+  // LOG_LEVEL=warn: anything the server logged while the scenarios ran is a warning or an error.
+  const logged = serverLogLines().slice(logMark);
+  if (logged.length > 0) {
+    log(`the server logged ${logged.length} lines during the scenarios, first ones:\n${logged.slice(0, 5).join('\n')}`);
+  }
+
+  process.stdout.write(`\n${table(results)}\n\n`);
+  const now = new Date();
+  const date = now.toISOString().slice(0, 10);
+  const report = {
+    date: now.toISOString(),
+    git: gitState(),
+    command: `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`,
+    machine: {
+      cpus: cpus().length,
+      cpuModel: cpus()[0]?.model ?? 'unknown',
+      memoryGb: Math.round(totalmem() / 2 ** 30),
+      node: process.version,
+      platform: `${process.platform} ${process.arch}`,
+      cpuBusyBefore: Math.round(busyBefore * 100) / 100,
+    },
+    database: { kind: db.label, version: db.version },
+    server: {
+      deviceAuth: 'header',
+      logLevel: 'warn',
+      databasePoolSize: process.env.DATABASE_POOL_SIZE ?? '10 (default)',
+    },
+    devices: DEVICES,
+    quick: QUICK,
+    durationSeconds: DURATION,
+    warmupSeconds: WARMUP,
+    certificates: { issued: everyone.length, seconds: certSeconds },
+    enrollment,
+    scenarios: results,
+    serverPeakRssOverallMb: peakRssOverallMb,
+    serverLogLinesDuringScenarios: logged.length,
+    totalSeconds: (performance.now() - started) / 1000,
+  };
+  const dir = join(ROOT, 'bench', 'results');
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, `${date}-${db.label}${QUICK ? '-quick' : ''}.json`);
+  writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
+  log(`results: ${relative(process.cwd(), file)}; ${report.totalSeconds.toFixed(0)} s in all`);
+  return results.some((r) => r.failed) ? 1 : 0;
+}
+
+let code = 1;
+try {
+  code = await main();
+} catch (err) {
+  if (err instanceof Interrupted) {
+    code = 130;
+  } else {
+    log(`bench failed: ${err.stack ?? err.message}`);
+    if (server !== undefined) log(`server log (last lines):\n${serverLogTail()}`);
+  }
+} finally {
+  await cleanup();
+}
+process.exit(code);
