@@ -4,7 +4,7 @@ import type { CheckinContext, CheckinMiddleware, CheckinResult } from '../checki
 import { APP_CONFIG } from '../config/config.js';
 import type { AppConfig } from '../config/config.js';
 import { EnrollmentsService } from '../enrollments/enrollments.service.js';
-import { isUniqueViolation } from '../database/database.service.js';
+import { DatabaseService, isUniqueViolation } from '../database/database.service.js';
 import { CertificateBindingsRepository } from './certificate-bindings.repository.js';
 
 /**
@@ -12,8 +12,9 @@ import { CertificateBindingsRepository } from './certificate-bindings.repository
  * bound to the device, and every later message of that device — and of its user channels —
  * must come with that same certificate. A certificate bound to another device is refused
  * (no reuse), so a valid identity cannot speak for someone else's UDID. A fresh Authenticate
- * with a new certificate re-binds (re-enrollment). Checks happen before the handler; the
- * binding is written after the handler succeeded, so a refused message binds nothing.
+ * with a new certificate re-binds (re-enrollment). An Authenticate's binding commits in the
+ * handler's transaction; other checks happen before the handler; a refused message binds
+ * nothing.
  */
 @Injectable()
 export class CertificateBindingMiddleware implements CheckinMiddleware {
@@ -23,6 +24,7 @@ export class CertificateBindingMiddleware implements CheckinMiddleware {
   constructor(
     @Inject(CertificateBindingsRepository) private readonly bindings: CertificateBindingsRepository,
     @Inject(EnrollmentsService) private readonly enrollments: EnrollmentsService,
+    @Inject(DatabaseService) private readonly db: DatabaseService,
     @Inject(APP_CONFIG) config: AppConfig,
   ) {
     this.retro = config.deviceIdentity.bindRetroactively;
@@ -35,9 +37,17 @@ export class CertificateBindingMiddleware implements CheckinMiddleware {
     ctx.logFields.certificate = cert.fingerprint.slice(0, 16);
 
     if (ctx.messageType === 'Authenticate') {
-      await this.refuseIfOwnedByAnother(cert.fingerprint, deviceId);
-      const result = await next();
-      await this.write(deviceId, cert, ctx, true);
+      // Bound in the handler's own transaction: the device and its binding commit together,
+      // and a certificate bound to another device (unique fingerprint) rolls both back.
+      ctx.transactionalWrites.add((tx) => this.bindings.bind(tx, deviceId, cert, ctx.receivedAt, true));
+      let result: CheckinResult;
+      try {
+        result = await next();
+      } catch (err) {
+        if (isUniqueViolation(err)) throw reused();
+        throw err;
+      }
+      if (ctx.transactionalWrites.pending) await this.write(deviceId, cert, ctx, true);
       ctx.logFields.certificateBound = true;
       return result;
     }
@@ -65,9 +75,7 @@ export class CertificateBindingMiddleware implements CheckinMiddleware {
 
   private async refuseIfOwnedByAnother(fingerprint: string, deviceId: string): Promise<void> {
     const owner = await this.bindings.ownerOf(fingerprint);
-    if (owner !== undefined && owner !== deviceId) {
-      throw new CheckinError(CheckinErrorCode.Forbidden, 'the certificate is already bound to another device');
-    }
+    if (owner !== undefined && owner !== deviceId) throw reused();
   }
 
   private async write(
@@ -77,13 +85,16 @@ export class CertificateBindingMiddleware implements CheckinMiddleware {
     replace: boolean,
   ): Promise<void> {
     try {
-      await this.bindings.bind(deviceId, cert, ctx.receivedAt, replace);
+      await this.db.transaction((tx) => this.bindings.bind(tx, deviceId, cert, ctx.receivedAt, replace));
     } catch (err) {
       // Lost a race with another device binding the same certificate, or (retro) with the
       // device's own first binding: the handler's writes stand, the binding does not.
-      if (isUniqueViolation(err))
-        throw new CheckinError(CheckinErrorCode.Forbidden, 'the certificate is already bound to another device');
+      if (isUniqueViolation(err)) throw reused();
       throw err;
     }
   }
+}
+
+function reused(): CheckinError {
+  return new CheckinError(CheckinErrorCode.Forbidden, 'the certificate is already bound to another device');
 }

@@ -1,5 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { DatabaseService } from '../database/database.service.js';
+import type { SqlRunner } from '../database/database.service.js';
 import type { VerifiedCertificate } from './certificate-verifier.js';
 
 export interface BindingView {
@@ -54,20 +55,24 @@ export class CertificateBindingsRepository {
     };
   }
 
-  /** Binds `cert` to the device, replacing an earlier binding (re-enrollment). */
-  async bind(deviceId: string, cert: VerifiedCertificate, now: Date, replace: boolean): Promise<void> {
+  /**
+   * Binds `cert` to the device; with `replace`, an earlier binding of the device goes
+   * (re-enrollment). A certificate bound to another device fails on the unique fingerprint.
+   * Not an upsert: MySQL's ON DUPLICATE KEY UPDATE would silently update the other device's
+   * row on a fingerprint clash instead of failing. Run it in a transaction when replacing.
+   */
+  async bind(
+    runner: SqlRunner,
+    deviceId: string,
+    cert: VerifiedCertificate,
+    now: Date,
+    replace: boolean,
+  ): Promise<void> {
     const at = this.db.date(now);
-    const values = [deviceId, cert.fingerprint, cert.subject.slice(0, 1024), this.db.date(cert.notAfter), at, at];
-    const insert =
-      'INSERT INTO certificate_bindings (device_id, fingerprint, subject, not_after, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)';
-    if (!replace) {
-      await this.db.query(insert, values);
-      return;
-    }
-    const update =
-      this.db.driver === 'sqlite'
-        ? ' ON CONFLICT (device_id) DO UPDATE SET fingerprint = excluded.fingerprint, subject = excluded.subject, not_after = excluded.not_after, updated_at = excluded.updated_at'
-        : ' ON DUPLICATE KEY UPDATE fingerprint = VALUES(fingerprint), subject = VALUES(subject), not_after = VALUES(not_after), updated_at = VALUES(updated_at)';
-    await this.db.query(insert + update, values);
+    if (replace) await runner.query('DELETE FROM certificate_bindings WHERE device_id = ?', [deviceId]);
+    await runner.query(
+      'INSERT INTO certificate_bindings (device_id, fingerprint, subject, not_after, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)',
+      [deviceId, cert.fingerprint, cert.subject.slice(0, 1024), this.db.date(cert.notAfter), at, at],
+    );
   }
 }

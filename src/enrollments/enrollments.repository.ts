@@ -84,7 +84,9 @@ export class EnrollmentsRepository {
     facts: DeviceFacts,
     rawMessage: Buffer,
     now: Date,
-  ): Promise<void> {
+  ): Promise<boolean> {
+    // Whether the device existed: SQLite is asked; MySQL says it in the upsert's result.
+    const existed = this.sqlite ? await this.deviceExists(tx, deviceId) : undefined;
     const at = this.db.date(now);
     const columns = FACT_COLUMNS.map(([, c]) => c);
     const keep = (c: string): string =>
@@ -104,7 +106,16 @@ export class EnrollmentsRepository {
       `INSERT INTO devices (id, ${columns.join(', ')}, last_authenticate, last_authenticate_at, created_at, updated_at) ` +
       `VALUES (?, ${columns.map(() => '?').join(', ')}, ?, ?, ?, ?) ` +
       (this.sqlite ? `ON CONFLICT (id) DO UPDATE SET ${updates}` : `ON DUPLICATE KEY UPDATE ${updates}`);
-    await tx.query(sql, [deviceId, ...FACT_COLUMNS.map(([k]) => facts[k]), rawMessage, at, at, at]);
+    const result = await tx.query<unknown>(sql, [
+      deviceId,
+      ...FACT_COLUMNS.map(([k]) => facts[k]),
+      rawMessage,
+      at,
+      at,
+      at,
+    ]);
+    // MySQL's affected rows for an upsert: 1 inserted, 2 updated, 0 updated to identical values.
+    return existed ?? this.db.affectedRows(result) !== 1;
   }
 
   /** Disables every enrollment of the device (device and user channels) until a TokenUpdate. */

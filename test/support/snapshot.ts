@@ -1,10 +1,13 @@
 import type { DataSource } from 'typeorm';
 
-/** Every row of every table the check-in writes, in a stable order, for "nothing changed" checks. */
+/** Every table the service writes. */
+const TABLES = ['devices', 'enrollments', 'users', 'certificate_bindings', 'token_replays'];
+
+/** Every row of every table the service writes, in a stable order, for "nothing changed" checks. */
 export async function snapshot(ds: DataSource): Promise<Record<string, unknown[]>> {
   const out: Record<string, unknown[]> = {};
-  for (const table of ['devices', 'enrollments']) {
-    const rows = await ds.query<Record<string, unknown>[]>(`SELECT * FROM ${table} ORDER BY id`);
+  for (const table of TABLES) {
+    const rows = await ds.query<Record<string, unknown>[]>(`SELECT * FROM ${table} ORDER BY 1`);
     out[table] = rows.map((row) =>
       Object.fromEntries(
         Object.entries(row).map(([k, v]) => [
