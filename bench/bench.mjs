@@ -45,6 +45,7 @@ const USAGE = `usage: npm run bench [-- options]
   --warmup S          seconds of warm-up before each scenario (default 2, --quick 1)
   --db KIND           auto (MariaDB/MySQL at 127.0.0.1:3306 when it answers, else SQLite), mysql or sqlite
   --cpu-prof DIR      run the server with node --cpu-prof and keep its CPU profile in DIR
+  --node-options STR  extra node options for the server process only (e.g. --node-options="--max-old-space-size=192")
 `;
 
 // ---------------------------------------------------------------------------------------------
@@ -62,6 +63,7 @@ try {
     strict: true,
     options: {
       quick: { type: 'boolean', default: false },
+      'node-options': { type: 'string' },
       devices: { type: 'string' },
       duration: { type: 'string' },
       warmup: { type: 'string' },
@@ -350,7 +352,8 @@ async function startServer(port, databaseUrl, caFile) {
   });
   const out = openSync(serverLog, 'a');
   const profile = args['cpu-prof'] === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${resolve(args['cpu-prof'])}`];
-  server = spawn(process.execPath, [...profile, join(DIST, 'main.js')], {
+  const nodeOptions = args['node-options'] === undefined ? [] : args['node-options'].split(/\s+/).filter(Boolean);
+  server = spawn(process.execPath, [...profile, ...nodeOptions, join(DIST, 'main.js')], {
     cwd: ROOT,
     env,
     stdio: ['ignore', out, out],
@@ -755,6 +758,7 @@ async function main() {
       deviceAuth: 'header',
       logLevel: 'warn',
       databasePoolSize: process.env.DATABASE_POOL_SIZE ?? '10 (default)',
+      nodeOptions: args['node-options'] ?? null,
     },
     devices: DEVICES,
     quick: QUICK,

@@ -38,7 +38,10 @@ export class DatabaseService {
     if (this.driver === 'sqlite') return this.serialized(() => this.dataSource.transaction((m) => work(runner(m))));
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.dataSource.transaction((m) => work(runner(m)));
+        // READ COMMITTED: no gap locks on missing rows, so two devices enrolling at once do not
+        // deadlock on the gaps between their (not yet existing) rows, as they can under
+        // REPEATABLE READ. Every write here is keyed by primary or unique key.
+        return await this.dataSource.transaction('READ COMMITTED', (m) => work(runner(m)));
       } catch (err) {
         if (attempt >= MAX_ATTEMPTS || !RETRYABLE_MYSQL.has(driverCode(err) ?? '')) throw err;
       }

@@ -2,7 +2,6 @@ import { createHash, X509Certificate } from 'node:crypto';
 
 /** A device identity certificate that chains to a configured CA and is valid now. */
 export interface VerifiedCertificate {
-  readonly der: Buffer;
   /** SHA-256 of the DER, lower-case hex: the key of a binding. */
   readonly fingerprint: string;
   readonly subject: string;
@@ -121,7 +120,6 @@ export class CertificateVerifier {
         window(anchor);
         return {
           result: {
-            der: Buffer.from(leafDer),
             fingerprint,
             subject: leaf.subject.replace(/\n/g, ', '),
             notBefore: new Date(leaf.validFrom),
