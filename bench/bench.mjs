@@ -45,7 +45,8 @@ const USAGE = `usage: npm run bench [-- options]
   --warmup S          seconds of warm-up before each scenario (default 2, --quick 1)
   --db KIND           auto (MariaDB/MySQL at 127.0.0.1:3306 when it answers, else SQLite), mysql or sqlite
   --cpu-prof DIR      run the server with node --cpu-prof and keep its CPU profile in DIR
-  --node-options STR  extra node options for the server process only (e.g. --node-options="--max-old-space-size=192")
+  --node-options STR  node options for the server process (default "--max-old-space-size=256", as npm start
+                      and the Dockerfile run it; --node-options="" for none)
 `;
 
 // ---------------------------------------------------------------------------------------------
@@ -336,6 +337,11 @@ const CONFIG_VARIABLES = [
   'WATCH_PAIRING_TTL_SECONDS',
 ];
 
+/** The server runs with the same node options as in production unless told otherwise. */
+function serverNodeOptions() {
+  return args['node-options'] ?? '--max-old-space-size=256';
+}
+
 async function startServer(port, databaseUrl, caFile) {
   const env = { ...process.env };
   for (const v of CONFIG_VARIABLES) delete env[v]; // DATABASE_POOL_SIZE is left to the caller
@@ -352,7 +358,7 @@ async function startServer(port, databaseUrl, caFile) {
   });
   const out = openSync(serverLog, 'a');
   const profile = args['cpu-prof'] === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${resolve(args['cpu-prof'])}`];
-  const nodeOptions = args['node-options'] === undefined ? [] : args['node-options'].split(/\s+/).filter(Boolean);
+  const nodeOptions = serverNodeOptions().split(/\s+/).filter(Boolean);
   server = spawn(process.execPath, [...profile, ...nodeOptions, join(DIST, 'main.js')], {
     cwd: ROOT,
     env,
@@ -758,7 +764,7 @@ async function main() {
       deviceAuth: 'header',
       logLevel: 'warn',
       databasePoolSize: process.env.DATABASE_POOL_SIZE ?? '10 (default)',
-      nodeOptions: args['node-options'] ?? null,
+      nodeOptions: serverNodeOptions(),
     },
     devices: DEVICES,
     quick: QUICK,

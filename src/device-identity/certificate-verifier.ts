@@ -26,7 +26,7 @@ export class IdentityError extends Error {
 
 const CLIENT_AUTH = '1.3.6.1.5.5.7.3.2';
 /** Verified leaf certificates remembered (one per device), so a device's next message skips the chain check. */
-const CACHE_LIMIT = 200_000;
+const CACHE_LIMIT = 150_000;
 const ANY_EKU = '2.5.29.37.0';
 const MAX_CHAIN = 8;
 
