@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { OnModuleInit } from '@nestjs/common';
 import { DiscoveryService } from '@nestjs/core';
+import { discoverByMetadata } from '../common/discover.js';
 import { CHECKIN_HANDLER_METADATA } from './checkin-handler.decorator.js';
 import type { CheckinHandlerOptions } from './checkin-handler.decorator.js';
 import type { Channel } from './enrollment-id.js';
@@ -25,13 +26,11 @@ export class CheckinHandlerRegistry implements OnModuleInit {
   constructor(@Inject(DiscoveryService) private readonly discovery: DiscoveryService) {}
 
   onModuleInit(): void {
-    for (const wrapper of this.discovery.getProviders()) {
-      const metatype = wrapper.metatype;
-      const instance: unknown = wrapper.instance;
-      if (typeof metatype !== 'function' || instance === undefined || instance === null) continue;
-      const options = Reflect.getMetadata(CHECKIN_HANDLER_METADATA, metatype) as CheckinHandlerOptions | undefined;
-      if (options === undefined) continue;
-      this.register(options, instance as CheckinMessageHandler, metatype.name);
+    for (const { metadata, instance, name } of discoverByMetadata<CheckinHandlerOptions>(
+      this.discovery,
+      CHECKIN_HANDLER_METADATA,
+    )) {
+      this.register(metadata, instance as CheckinMessageHandler, name);
     }
   }
 

@@ -43,6 +43,9 @@ export interface EnrollmentState {
   tokenUpdateCount: number;
 }
 
+const USER_COLUMNS = ['id', 'device_id', 'type', 'user_id', 'short_name', 'long_name'] as const;
+const userValues = (u: UserFacts): unknown[] => [u.id, u.deviceId, u.type, u.userId, u.shortName, u.longName];
+
 const FACT_COLUMNS: readonly [keyof DeviceFacts, string][] = [
   ['serialNumber', 'serial_number'],
   ['model', 'model'],
@@ -68,6 +71,29 @@ export class EnrollmentsRepository {
     this.sqlite = db.driver === 'sqlite';
   }
 
+  /** `col = <the value just sent>` in an upsert's update list. */
+  private fresh(c: string): string {
+    return this.sqlite ? `${c} = excluded.${c}` : `${c} = VALUES(${c})`;
+  }
+
+  /** `col = <the value just sent, or the stored one when the new one is NULL>`. */
+  private keep(table: string, c: string): string {
+    return this.sqlite ? `${c} = COALESCE(excluded.${c}, ${table}.${c})` : `${c} = COALESCE(VALUES(${c}), ${c})`;
+  }
+
+  /** INSERT of one row that applies `updates` when its primary key `id` exists, in either dialect. */
+  private upsertSql(
+    table: string,
+    columns: readonly string[],
+    updates: readonly string[],
+    sqliteReturning = '',
+  ): string {
+    const insert = `INSERT INTO ${table} (${columns.join(', ')}) VALUES (${columns.map(() => '?').join(', ')}) `;
+    return this.sqlite
+      ? `${insert}ON CONFLICT (id) DO UPDATE SET ${updates.join(', ')}${sqliteReturning}`
+      : `${insert}ON DUPLICATE KEY UPDATE ${updates.join(', ')}`;
+  }
+
   async deviceExists(tx: SqlRunner, deviceId: string): Promise<boolean> {
     const rows = await tx.query<unknown[]>('SELECT 1 AS found FROM devices WHERE id = ?', [deviceId]);
     return rows.length > 0;
@@ -88,32 +114,23 @@ export class EnrollmentsRepository {
     // Whether the device existed: SQLite is asked; MySQL says it in the upsert's result.
     const existed = this.sqlite ? await this.deviceExists(tx, deviceId) : undefined;
     const at = this.db.date(now);
-    const columns = FACT_COLUMNS.map(([, c]) => c);
-    const keep = (c: string): string =>
-      this.sqlite ? `${c} = COALESCE(excluded.${c}, devices.${c})` : `${c} = COALESCE(VALUES(${c}), ${c})`;
-    const fresh = (c: string): string => (this.sqlite ? `${c} = excluded.${c}` : `${c} = VALUES(${c})`);
-    const updates = [
-      ...columns.map(keep),
-      fresh('last_authenticate'),
-      fresh('last_authenticate_at'),
-      'unlock_token = NULL',
-      'unlock_token_at = NULL',
-      'bootstrap_token = NULL',
-      'bootstrap_token_at = NULL',
-      fresh('updated_at'),
-    ].join(', ');
-    const sql =
-      `INSERT INTO devices (id, ${columns.join(', ')}, last_authenticate, last_authenticate_at, created_at, updated_at) ` +
-      `VALUES (?, ${columns.map(() => '?').join(', ')}, ?, ?, ?, ?) ` +
-      (this.sqlite ? `ON CONFLICT (id) DO UPDATE SET ${updates}` : `ON DUPLICATE KEY UPDATE ${updates}`);
-    const result = await tx.query<unknown>(sql, [
-      deviceId,
-      ...FACT_COLUMNS.map(([k]) => facts[k]),
-      rawMessage,
-      at,
-      at,
-      at,
-    ]);
+    const factColumns = FACT_COLUMNS.map(([, c]) => c);
+    const sql = this.upsertSql(
+      'devices',
+      ['id', ...factColumns, 'last_authenticate', 'last_authenticate_at', 'created_at', 'updated_at'],
+      [
+        ...factColumns.map((c) => this.keep('devices', c)),
+        this.fresh('last_authenticate'),
+        this.fresh('last_authenticate_at'),
+        'unlock_token = NULL',
+        'unlock_token_at = NULL',
+        'bootstrap_token = NULL',
+        'bootstrap_token_at = NULL',
+        this.fresh('updated_at'),
+      ],
+    );
+    const values = [deviceId, ...FACT_COLUMNS.map(([k]) => facts[k]), rawMessage, at, at, at];
+    const result = await tx.query<unknown>(sql, values);
     // MySQL's affected rows for an upsert: 1 inserted, 2 updated, 0 updated to identical values.
     return existed ?? this.db.affectedRows(result) !== 1;
   }
@@ -133,41 +150,42 @@ export class EnrollmentsRepository {
    */
   async upsertFromTokenUpdate(tx: SqlRunner, e: EnrollmentUpsert, now: Date): Promise<number> {
     const at = this.db.date(now);
-    const set = (c: string): string => (this.sqlite ? `${c} = excluded.${c}` : `${c} = VALUES(${c})`);
-    const updates = [
-      set('topic'),
-      set('push_magic'),
-      set('token'),
-      'enabled = 1',
-      // MySQL hands the new count back as the statement's insert id (LAST_INSERT_ID(expr));
-      // SQLite returns it with RETURNING. Either way no second round trip to read it.
-      this.sqlite
-        ? 'token_update_count = token_update_count + 1'
-        : 'token_update_count = LAST_INSERT_ID(token_update_count + 1)',
-      set('awaiting_configuration'),
-      set('last_seen_at'),
-      set('updated_at'),
-    ].join(', ');
-    const sql =
-      'INSERT INTO enrollments (id, device_id, parent_id, type, topic, push_magic, token, enabled, ' +
-      'token_update_count, awaiting_configuration, last_seen_at, created_at, updated_at) ' +
-      'VALUES (?, ?, ?, ?, ?, ?, ?, 1, 1, ?, ?, ?, ?) ' +
-      (this.sqlite
-        ? `ON CONFLICT (id) DO UPDATE SET ${updates} RETURNING token_update_count AS n`
-        : `ON DUPLICATE KEY UPDATE ${updates}`);
-    const result = await tx.query<unknown>(sql, [
-      e.id,
-      e.deviceId,
-      e.parentId,
-      e.type,
-      e.topic,
-      e.pushMagic,
-      e.token,
-      e.awaitingConfiguration ? 1 : 0,
-      at,
-      at,
-      at,
-    ]);
+    const sql = this.upsertSql(
+      'enrollments',
+      [
+        'id',
+        'device_id',
+        'parent_id',
+        'type',
+        'topic',
+        'push_magic',
+        'token',
+        'enabled',
+        'token_update_count',
+        'awaiting_configuration',
+        'last_seen_at',
+        'created_at',
+        'updated_at',
+      ],
+      [
+        this.fresh('topic'),
+        this.fresh('push_magic'),
+        this.fresh('token'),
+        'enabled = 1',
+        // MySQL hands the new count back as the statement's insert id (LAST_INSERT_ID(expr));
+        // SQLite returns it with RETURNING. Either way no second round trip to read it.
+        this.sqlite
+          ? 'token_update_count = token_update_count + 1'
+          : 'token_update_count = LAST_INSERT_ID(token_update_count + 1)',
+        this.fresh('awaiting_configuration'),
+        this.fresh('last_seen_at'),
+        this.fresh('updated_at'),
+      ],
+      ' RETURNING token_update_count AS n',
+    );
+    const awaiting = e.awaitingConfiguration ? 1 : 0;
+    const values = [e.id, e.deviceId, e.parentId, e.type, e.topic, e.pushMagic, e.token, 1, 1, awaiting, at, at, at];
+    const result = await tx.query<unknown>(sql, values);
     if (this.sqlite) {
       const rows = result as { n: number }[];
       return Number(rows[0]?.n ?? 1);
@@ -231,34 +249,18 @@ export class EnrollmentsRepository {
   /** Creates or refreshes the user of a user-channel TokenUpdate; absent names keep stored ones. */
   async upsertUserFromTokenUpdate(tx: SqlRunner, u: UserFacts, notOnConsole: boolean | null, now: Date): Promise<void> {
     const at = this.db.date(now);
-    const keep = (c: string): string =>
-      this.sqlite ? `${c} = COALESCE(excluded.${c}, users.${c})` : `${c} = COALESCE(VALUES(${c}), ${c})`;
-    const set = (c: string): string => (this.sqlite ? `${c} = excluded.${c}` : `${c} = VALUES(${c})`);
-    const updates = [
-      keep('user_id'),
-      keep('short_name'),
-      keep('long_name'),
-      set('not_on_console'),
-      set('last_token_update_at'),
-      set('updated_at'),
-    ].join(', ');
-    await tx.query(
-      'INSERT INTO users (id, device_id, type, user_id, short_name, long_name, not_on_console, last_token_update_at, created_at, updated_at) ' +
-        'VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ' +
-        (this.sqlite ? `ON CONFLICT (id) DO UPDATE SET ${updates}` : `ON DUPLICATE KEY UPDATE ${updates}`),
+    const sql = this.upsertSql(
+      'users',
+      [...USER_COLUMNS, 'not_on_console', 'last_token_update_at', 'created_at', 'updated_at'],
       [
-        u.id,
-        u.deviceId,
-        u.type,
-        u.userId,
-        u.shortName,
-        u.longName,
-        notOnConsole === null ? null : notOnConsole ? 1 : 0,
-        at,
-        at,
-        at,
+        ...this.keepUserNames(),
+        this.fresh('not_on_console'),
+        this.fresh('last_token_update_at'),
+        this.fresh('updated_at'),
       ],
     );
+    const onConsole = notOnConsole === null ? null : notOnConsole ? 1 : 0;
+    await tx.query(sql, [...userValues(u), onConsole, at, at, at]);
   }
 
   /** Records a UserAuthenticate step on the user (created if this is the first sign of them). */
@@ -270,25 +272,30 @@ export class EnrollmentsRepository {
     now: Date,
   ): Promise<void> {
     const at = this.db.date(now);
-    const keep = (c: string): string =>
-      this.sqlite ? `${c} = COALESCE(excluded.${c}, users.${c})` : `${c} = COALESCE(VALUES(${c}), ${c})`;
-    const set = (c: string): string => (this.sqlite ? `${c} = excluded.${c}` : `${c} = VALUES(${c})`);
-    const updates = [
-      keep('user_id'),
-      keep('short_name'),
-      keep('long_name'),
-      set('last_user_authenticate_at'),
-      set('user_authenticate_state'),
-      // The second step keeps the challenge of the first.
-      keep('digest_challenge'),
-      set('updated_at'),
-    ].join(', ');
-    await tx.query(
-      'INSERT INTO users (id, device_id, type, user_id, short_name, long_name, last_user_authenticate_at, user_authenticate_state, digest_challenge, created_at, updated_at) ' +
-        'VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ' +
-        (this.sqlite ? `ON CONFLICT (id) DO UPDATE SET ${updates}` : `ON DUPLICATE KEY UPDATE ${updates}`),
-      [u.id, u.deviceId, u.type, u.userId, u.shortName, u.longName, at, state, challenge, at, at],
+    const sql = this.upsertSql(
+      'users',
+      [
+        ...USER_COLUMNS,
+        'last_user_authenticate_at',
+        'user_authenticate_state',
+        'digest_challenge',
+        'created_at',
+        'updated_at',
+      ],
+      [
+        ...this.keepUserNames(),
+        this.fresh('last_user_authenticate_at'),
+        this.fresh('user_authenticate_state'),
+        // The second step keeps the challenge of the first.
+        this.keep('users', 'digest_challenge'),
+        this.fresh('updated_at'),
+      ],
     );
+    await tx.query(sql, [...userValues(u), at, state, challenge, at, at]);
+  }
+
+  private keepUserNames(): string[] {
+    return ['user_id', 'short_name', 'long_name'].map((c) => this.keep('users', c));
   }
 
   async digestChallenge(tx: SqlRunner, userEnrollmentId: string): Promise<string | null> {

@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { OnModuleInit } from '@nestjs/common';
 import { DiscoveryService } from '@nestjs/core';
+import { discoverByMetadata } from '../common/discover.js';
 import { TOKEN_SERVICE_METADATA } from './token-service.js';
 import type { TokenServiceHandler } from './token-service.js';
 
@@ -12,12 +13,8 @@ export class TokenServiceRegistry implements OnModuleInit {
   constructor(@Inject(DiscoveryService) private readonly discovery: DiscoveryService) {}
 
   onModuleInit(): void {
-    for (const wrapper of this.discovery.getProviders()) {
-      const metatype = wrapper.metatype;
-      const instance: unknown = wrapper.instance;
-      if (typeof metatype !== 'function' || instance === undefined || instance === null) continue;
-      const type = Reflect.getMetadata(TOKEN_SERVICE_METADATA, metatype) as string | undefined;
-      if (type !== undefined) this.register(type, instance as TokenServiceHandler, metatype.name);
+    for (const { metadata, instance, name } of discoverByMetadata<string>(this.discovery, TOKEN_SERVICE_METADATA)) {
+      this.register(metadata, instance as TokenServiceHandler, name);
     }
   }
 
