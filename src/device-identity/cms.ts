@@ -1,7 +1,8 @@
 import 'reflect-metadata';
 import * as asn1js from 'asn1js';
 import * as pkijs from 'pkijs';
-import { X509Certificate } from 'node:crypto';
+import { createHash, verify, X509Certificate } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
 import type { webcrypto } from 'node:crypto';
 import { BerLimitError, checkBerLimits } from './ber-limits.js';
 import { IdentityError } from './certificate-verifier.js';
@@ -24,14 +25,88 @@ function arrayBufferOf(b: Buffer): ArrayBuffer {
   return b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer;
 }
 
+const OID_SIGNED_DATA = '1.2.840.113549.1.7.2';
+
+/** CMS digest algorithms → node:crypto hash names. */
+const DIGESTS: Readonly<Record<string, string>> = {
+  '1.3.14.3.2.26': 'sha1',
+  '2.16.840.1.101.3.4.2.1': 'sha256',
+  '2.16.840.1.101.3.4.2.2': 'sha384',
+  '2.16.840.1.101.3.4.2.3': 'sha512',
+};
+
+/** Signature algorithms a device may name, with the hash each implies (null: the digest algorithm's). */
+const SIGNATURE_ALGORITHMS: Readonly<Record<string, string | null>> = {
+  '1.2.840.113549.1.1.1': null, // rsaEncryption
+  '1.2.840.113549.1.1.5': 'sha1', // sha1WithRSAEncryption
+  '1.2.840.113549.1.1.11': 'sha256',
+  '1.2.840.113549.1.1.12': 'sha384',
+  '1.2.840.113549.1.1.13': 'sha512',
+  '1.2.840.10045.2.1': null, // id-ecPublicKey
+  '1.2.840.10045.4.1': 'sha1', // ecdsa-with-SHA1
+  '1.2.840.10045.4.3.2': 'sha256',
+  '1.2.840.10045.4.3.3': 'sha384',
+  '1.2.840.10045.4.3.4': 'sha512',
+};
+
+const invalid = (why: string): IdentityError => new IdentityError(400, `the Mdm-Signature is not valid CMS: ${why}`);
+
+type Block = asn1js.AsnType;
+
+function children(block: Block | undefined, what: string): Block[] {
+  const value = (block as { valueBlock?: { value?: unknown } } | undefined)?.valueBlock?.value;
+  if (!Array.isArray(value)) throw invalid(`${what} is not a constructed element`);
+  return value as Block[];
+}
+
+function isContext(block: Block | undefined, tag: number): boolean {
+  const id = (block as { idBlock?: { tagClass: number; tagNumber: number } } | undefined)?.idBlock;
+  return id !== undefined && id.tagClass === 3 && id.tagNumber === tag;
+}
+
+function oid(block: Block | undefined, what: string): string {
+  if (!(block instanceof asn1js.ObjectIdentifier)) throw invalid(`${what} is not an object identifier`);
+  return block.valueBlock.toString();
+}
+
+function octets(block: Block | undefined, what: string): Buffer {
+  if (!(block instanceof asn1js.OctetString)) throw invalid(`${what} is not an octet string`);
+  return Buffer.from(block.getValue());
+}
+
+/** The exact bytes an element was decoded from. */
+function raw(block: Block): Buffer {
+  const view = (block as { valueBeforeDecodeView: Uint8Array }).valueBeforeDecodeView;
+  return Buffer.from(view.buffer, view.byteOffset, view.byteLength);
+}
+
+function algorithm(block: Block | undefined, what: string): string {
+  return oid(children(block, what)[0], what);
+}
+
+/** The issuer Name and serial number of a certificate, as DER and hex, from its own bytes. */
+function issuerAndSerial(cert: Block): { issuer: Buffer; serial: string } {
+  const tbs = children(children(cert, 'a certificate')[0], 'a certificate');
+  const offset = isContext(tbs[0], 0) ? 1 : 0; // [0] EXPLICIT version is optional
+  const serial = tbs[offset];
+  const issuer = tbs[offset + 2];
+  if (!(serial instanceof asn1js.Integer) || issuer === undefined) throw invalid('a certificate is malformed');
+  return { issuer: raw(issuer), serial: Buffer.from(serial.valueBlock.valueHexView).toString('hex') };
+}
+
 /**
- * Verifies an `Mdm-Signature` header: base64 of a CMS SignedData whose detached signature
- * covers the exact request body. Accepts BER (indefinite lengths), SHA-1 or SHA-256, RSA or
- * ECDSA, with or without signed attributes (their message digest must match the body).
- * The structure is size- and depth-checked before the ASN.1 decoder sees it. Any failure is
- * an {@link IdentityError} with status 400.
+ * Verifies an `Mdm-Signature` header: base64 of a CMS SignedData (RFC 5652) whose detached
+ * signature covers the exact request body. Accepts BER (indefinite lengths), SHA-1/256/384/512,
+ * RSA (PKCS #1 v1.5) or ECDSA keys, with or without signed attributes (whose message digest
+ * must then match the body, and which are verified in their original encoding with the SET
+ * tag, as RFC 5652 §5.4 says). The structure is size- and depth-checked before asn1js decodes
+ * it; the signature itself is checked with node:crypto. Any failure is a 400 {@link IdentityError}.
  */
-export async function verifyDetachedSignature(header: string, body: Buffer): Promise<SignerProof> {
+export function verifyDetachedSignature(header: string, body: Buffer): Promise<SignerProof> {
+  return Promise.resolve(verifyDetachedSignatureSync(header, body));
+}
+
+function verifyDetachedSignatureSync(header: string, body: Buffer): SignerProof {
   if (header.length > MAX_SIGNATURE_HEADER_CHARS) throw new IdentityError(400, 'the Mdm-Signature header is too large');
   const compact = header.replace(/\s+/g, '');
   if (!/^[A-Za-z0-9+/]+={0,2}$/.test(compact)) throw new IdentityError(400, 'the Mdm-Signature header is not base64');
@@ -39,42 +114,105 @@ export async function verifyDetachedSignature(header: string, body: Buffer): Pro
   try {
     checkBerLimits(der);
   } catch (err) {
-    if (err instanceof BerLimitError)
-      throw new IdentityError(400, `the Mdm-Signature is not valid CMS: ${err.message}`);
+    if (err instanceof BerLimitError) throw invalid(err.message);
     throw err;
   }
-  let signed: pkijs.SignedData;
-  try {
-    const info = pkijs.ContentInfo.fromBER(arrayBufferOf(der));
-    if (info.contentType !== pkijs.ContentInfo.SIGNED_DATA) throw new Error('not SignedData');
-    signed = new pkijs.SignedData({ schema: info.content as asn1js.Sequence });
-  } catch {
+  const decoded = asn1js.fromBER(der);
+  if (decoded.offset === -1) throw invalid('it cannot be decoded');
+
+  const contentInfo = children(decoded.result, 'ContentInfo');
+  if (oid(contentInfo[0], 'the content type') !== OID_SIGNED_DATA || !isContext(contentInfo[1], 0)) {
     throw new IdentityError(400, 'the Mdm-Signature is not a CMS SignedData');
   }
-  if (signed.signerInfos.length !== 1) throw new IdentityError(400, 'the Mdm-Signature must have exactly one signer');
-  let result: pkijs.SignedDataVerifyResult;
-  try {
-    result = await signed.verify({ signer: 0, data: arrayBufferOf(body), extendedMode: true, checkChain: false });
-  } catch (err) {
-    const reason = err instanceof pkijs.SignedDataVerifyError ? err.message : 'verification failed';
-    throw new IdentityError(400, `the Mdm-Signature does not verify: ${reason}`);
+  const signedData = children(children(contentInfo[1], 'the content')[0], 'SignedData');
+  // version, digestAlgorithms, encapContentInfo, [0] certificates, [1] crls, signerInfos
+  const encap = children(signedData[2], 'encapContentInfo');
+  const eContentType = oid(encap[0], 'the encapsulated content type');
+  let index = 3;
+  const certificates: Block[] = [];
+  if (isContext(signedData[index], 0)) certificates.push(...children(signedData[index++], 'certificates'));
+  if (isContext(signedData[index], 1)) index++;
+  const signerInfos = children(signedData[index], 'signerInfos');
+  if (signerInfos.length !== 1 || signerInfos[0] === undefined) {
+    throw new IdentityError(400, 'the Mdm-Signature must have exactly one signer');
   }
-  if (result.signatureVerified !== true || !result.signerCertificate) {
-    throw new IdentityError(400, 'the Mdm-Signature does not verify');
-  }
-  const signerDer = Buffer.from(result.signerCertificate.toSchema().toBER(false));
-  const carried: X509Certificate[] = [];
-  for (const c of signed.certificates ?? []) {
-    if (!(c instanceof pkijs.Certificate)) continue;
-    const bytes = Buffer.from(c.toSchema().toBER(false));
-    if (bytes.equals(signerDer)) continue;
-    try {
-      carried.push(new X509Certificate(bytes));
-    } catch {
-      // An unparsable extra certificate cannot help the chain; ignore it.
+
+  // SignerInfo: version, sid, digestAlgorithm, [0] signedAttrs, signatureAlgorithm, signature, [1] unsignedAttrs
+  const signer = children(signerInfos[0], 'SignerInfo');
+  const sid = signer[1];
+  if (sid === undefined) throw invalid('the signer has no identifier');
+  const hash = DIGESTS[algorithm(signer[2], 'the digest algorithm')];
+  if (hash === undefined) throw new IdentityError(400, 'the Mdm-Signature uses an unsupported digest algorithm');
+  let next = 3;
+  const signedAttrs = isContext(signer[next], 0) ? signer[next++] : undefined;
+  const signatureAlgorithm = algorithm(signer[next++], 'the signature algorithm');
+  const signature = octets(signer[next], 'the signature');
+  const implied = SIGNATURE_ALGORITHMS[signatureAlgorithm];
+  if (implied === undefined) throw new IdentityError(400, 'the Mdm-Signature uses an unsupported signature algorithm');
+  if (implied !== null && implied !== hash) throw invalid('the digest and signature algorithms disagree');
+
+  let signedBytes: Buffer = body;
+  if (signedAttrs !== undefined) {
+    let digest: Buffer | undefined;
+    for (const attribute of children(signedAttrs, 'the signed attributes')) {
+      const [type, values] = children(attribute, 'a signed attribute');
+      const typeOid = oid(type, 'a signed attribute type');
+      const value = children(values, 'a signed attribute value')[0];
+      if (typeOid === OID_MESSAGE_DIGEST) digest = octets(value, 'the message digest');
+      if (typeOid === OID_CONTENT_TYPE && oid(value, 'the content-type attribute') !== eContentType) {
+        throw invalid('the content-type attribute does not match');
+      }
     }
+    if (digest === undefined) throw invalid('the signed attributes have no message digest');
+    if (!digest.equals(createHash(hash).update(body).digest())) {
+      throw new IdentityError(400, "the Mdm-Signature does not verify: the message digest doesn't match the body");
+    }
+    // The signature covers the DER of the attributes with the SET OF tag, not [0] IMPLICIT.
+    signedBytes = Buffer.from(raw(signedAttrs));
+    signedBytes[0] = 0x31;
+  }
+
+  // The signer's certificate: by issuer and serial number, or (subject key identifier) the one whose key verifies.
+  let wanted: { issuer: Buffer; serial: string } | undefined;
+  if (sid instanceof asn1js.Sequence) {
+    const [issuer, serial] = children(sid, 'the signer identifier');
+    if (issuer === undefined || !(serial instanceof asn1js.Integer))
+      throw invalid('the signer identifier is malformed');
+    wanted = { issuer: raw(issuer), serial: Buffer.from(serial.valueBlock.valueHexView).toString('hex') };
+  }
+  let signerDer: Buffer | undefined;
+  const carried: X509Certificate[] = [];
+  for (const cert of certificates) {
+    if (!(cert instanceof asn1js.Sequence)) continue; // other CertificateChoices
+    const bytes = raw(cert);
+    let x509: X509Certificate;
+    try {
+      x509 = new X509Certificate(bytes);
+    } catch {
+      continue; // an unparsable extra certificate cannot help
+    }
+    const candidate =
+      signerDer === undefined &&
+      (wanted === undefined ||
+        (() => {
+          const own = issuerAndSerial(cert);
+          return own.serial === wanted.serial && own.issuer.equals(wanted.issuer);
+        })());
+    if (candidate && cryptoVerify(hash, signedBytes, x509.publicKey, signature)) signerDer = bytes;
+    else carried.push(x509);
+  }
+  if (signerDer === undefined) {
+    throw new IdentityError(400, 'the Mdm-Signature does not verify with the certificate it carries');
   }
   return { signerDer, carried };
+}
+
+function cryptoVerify(hash: string, data: Buffer, key: KeyObject, signature: Buffer): boolean {
+  try {
+    return verify(hash, data, key, signature);
+  } catch {
+    return false;
+  }
 }
 
 export type SignatureHash = 'SHA-1' | 'SHA-256';
