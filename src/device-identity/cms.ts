@@ -103,7 +103,8 @@ function issuerAndSerial(cert: Block): { issuer: Buffer; serial: string } {
  * it; the signature itself is checked with node:crypto. Any failure is a 400 {@link IdentityError}.
  */
 export function verifyDetachedSignature(header: string, body: Buffer): Promise<SignerProof> {
-  return Promise.resolve(verifyDetachedSignatureSync(header, body));
+  // A failure rejects the promise (a throw in the executor), as callers of a Promise expect.
+  return new Promise((resolve) => resolve(verifyDetachedSignatureSync(header, body)));
 }
 
 function verifyDetachedSignatureSync(header: string, body: Buffer): SignerProof {
