@@ -273,3 +273,22 @@ describe("AppLogger behind Nest's Logger", () => {
     );
   });
 });
+
+describe('AppLogger fields', () => {
+  it("never lets a field replace the line's own time, level or message", () => {
+    const lines: string[] = [];
+    const logger = new AppLogger('info', 'json', { write: (l) => lines.push(l) });
+    logger.emit('warn', 'real message', { msg: 'forged', level: 'debug', time: 'yesterday', other: 1 });
+    const entry = JSON.parse(lines[0] ?? '{}') as Record<string, unknown>;
+    assert.equal(entry.msg, 'real message');
+    assert.equal(entry.level, 'warn');
+    assert.notEqual(entry.time, 'yesterday');
+    assert.equal(entry.other, 1);
+  });
+
+  it("logs Nest's fatal at error level", () => {
+    const lines: string[] = [];
+    new AppLogger('error', 'json', { write: (l) => lines.push(l) }).fatal('boom', 'Ctx');
+    assert.equal((JSON.parse(lines[0] ?? '{}') as { level?: string }).level, 'error');
+  });
+});

@@ -36,7 +36,10 @@ export class AppLogger implements LoggerService {
     if (!this.enabled(level)) return;
     const time = new Date().toISOString();
     if (this.format === 'json') {
-      this.sink.write(`${JSON.stringify({ time, level, msg, ...fields })}\n`);
+      // A field may not pass itself off as the line's own time, level or message.
+      const line: LogFields = { time, level, msg };
+      for (const [k, v] of Object.entries(fields)) if (!(k in line)) line[k] = v;
+      this.sink.write(`${JSON.stringify(line)}\n`);
       return;
     }
     const extra = Object.entries(fields)
@@ -46,6 +49,9 @@ export class AppLogger implements LoggerService {
     this.sink.write(`${time} ${level.toUpperCase().padEnd(5)} ${msg}${extra ? ` ${extra}` : ''}\n`);
   }
 
+  fatal(message: unknown, ...rest: unknown[]): void {
+    this.fromNest('error', message, rest);
+  }
   error(message: unknown, ...rest: unknown[]): void {
     this.fromNest('error', message, rest);
   }
