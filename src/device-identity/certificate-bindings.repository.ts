@@ -7,7 +7,6 @@ export interface BindingView {
   fingerprint: string;
   subject: string;
   notAfter: Date;
-  createdAt: Date;
   updatedAt: Date;
 }
 
@@ -38,19 +37,15 @@ export class CertificateBindingsRepository {
         fingerprint: string;
         subject: string;
         not_after: Date | string;
-        created_at: Date | string;
         updated_at: Date | string;
       }[]
-    >('SELECT fingerprint, subject, not_after, created_at, updated_at FROM certificate_bindings WHERE device_id = ?', [
-      deviceId,
-    ]);
+    >('SELECT fingerprint, subject, not_after, updated_at FROM certificate_bindings WHERE device_id = ?', [deviceId]);
     const r = rows[0];
     if (r === undefined) return undefined;
     return {
       fingerprint: r.fingerprint,
       subject: r.subject,
       notAfter: this.db.readDate(r.not_after),
-      createdAt: this.db.readDate(r.created_at),
       updatedAt: this.db.readDate(r.updated_at),
     };
   }

@@ -5,7 +5,6 @@ export interface VerifiedCertificate {
   /** SHA-256 of the DER, lower-case hex: the key of a binding. */
   readonly fingerprint: string;
   readonly subject: string;
-  readonly notBefore: Date;
   readonly notAfter: Date;
 }
 
@@ -122,7 +121,6 @@ export class CertificateVerifier {
           result: {
             fingerprint,
             subject: leaf.subject.replace(/\n/g, ', '),
-            notBefore: new Date(leaf.validFrom),
             notAfter: new Date(leaf.validTo),
           },
           from,
