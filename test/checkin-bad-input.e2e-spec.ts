@@ -131,8 +131,12 @@ describe('bad input gets a clear 4xx and changes nothing', () => {
     ));
   it('a message with neither UDID nor EnrollmentID', () =>
     refused(xmlMessage('ipad-token-update.plist', { UDID: undefined }), 400, /neither UDID nor EnrollmentID/));
-  it('a message with both UDID and EnrollmentID', () =>
-    refused(xmlMessage('ipad-token-update.plist', { UDID: enrolled, EnrollmentID: 'ABC' }), 400, /mutually exclusive/));
+  it('a message with UDID, EnrollmentID and EnrollmentUserID', () =>
+    refused(
+      xmlMessage('ipad-token-update.plist', { UDID: enrolled, EnrollmentID: 'ABC', EnrollmentUserID: 'DEF' }),
+      400,
+      /ambiguous/,
+    ));
   it('a UDID containing the id separator', () =>
     refused(xmlMessage('ipad-token-update.plist', { UDID: `${enrolled}:x` }), 400, /UDID must be a string/));
   it('a UDID that is too long', () =>

@@ -100,7 +100,8 @@ export class CheckinController {
       res.status(status).type('text/plain').send(`${failure.deviceText}\n`);
     }
     const durationMs = Number(process.hrtime.bigint() - started) / 1e6;
-    const level = status >= 500 ? 'error' : status >= 400 ? 'warn' : 'info';
+    // A handled message can still deserve an operator's look: it says so in `warning`.
+    const level = status >= 500 ? 'error' : status >= 400 || logFields.warning !== undefined ? 'warn' : 'info';
     this.logger.emit(level, 'checkin', { status, durationMs: Math.round(durationMs * 100) / 100, ...logFields });
   }
 }

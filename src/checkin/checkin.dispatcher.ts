@@ -86,6 +86,10 @@ export class CheckinDispatcher {
     }
     input.logFields.enrollmentId = enrollment.id;
     input.logFields.enrollmentType = enrollment.type;
+    if (enrollment.ignoredEnrollmentId !== undefined) {
+      input.logFields.warning = 'the message carries both UDID and EnrollmentID: the enrollment is keyed by UDID';
+      input.logFields.ignoredEnrollmentId = enrollment.ignoredEnrollmentId;
+    }
     if (!registered.channels.has(enrollment.channel)) {
       throw new CheckinError(
         CheckinErrorCode.UserChannelNotSupported,

@@ -163,13 +163,43 @@ describe('resolveEnrollment: parents', () => {
   });
 });
 
+describe('resolveEnrollment: UDID beside EnrollmentID', () => {
+  it('is the UDID device channel; the EnrollmentID is reported as ignored', () => {
+    assert.deepStrictEqual(resolveEnrollment({ UDID, EnrollmentID: ENROLLMENT_ID }), {
+      id: UDID,
+      type: 'Device',
+      channel: 'device',
+      deviceId: UDID,
+      parentId: null,
+      ignoredEnrollmentId: ENROLLMENT_ID,
+    });
+  });
+
+  it('on a macOS user channel too', () => {
+    const r = resolveEnrollment({ UDID: MAC_UDID, EnrollmentID: ENROLLMENT_ID, UserID: USER_ID });
+    assert.equal(r.id, `${MAC_UDID}:${USER_ID}`);
+    assert.equal(r.type, 'User');
+    assert.equal(r.ignoredEnrollmentId, ENROLLMENT_ID);
+  });
+
+  it('is not reported without an EnrollmentID', () => {
+    assert.equal(resolveEnrollment({ UDID }).ignoredEnrollmentId, undefined);
+  });
+});
+
 describe('resolveEnrollment: refusals', () => {
-  it('UDID and EnrollmentID together', () => {
-    assertRefused({ UDID, EnrollmentID: ENROLLMENT_ID }, /mutually exclusive/);
-    assertRefused(
-      { UDID, EnrollmentID: ENROLLMENT_ID, EnrollmentUserID: ENROLLMENT_USER_ID },
-      /UDID and EnrollmentID are mutually exclusive/,
-    );
+  it('UDID, EnrollmentID and EnrollmentUserID together cannot be placed', () => {
+    assertRefused({ UDID, EnrollmentID: ENROLLMENT_ID, EnrollmentUserID: ENROLLMENT_USER_ID }, /ambiguous/);
+  });
+
+  it('a macOS UserID that is not a GUID', () => {
+    assertRefused({ UDID: MAC_UDID, UserID: 'alice' }, /UserID must be the user's GUID/);
+    assertRefused({ UDID: MAC_UDID, UserID: 'alice', UserShortName: 'alice' }, /UserID must be the user's GUID/);
+  });
+
+  it('a Shared iPad short name shaped like a GUID', () => {
+    assertRefused({ UDID, UserShortName: USER_ID }, /may not have the shape of a GUID/);
+    assertRefused({ UDID, UserID: SHARED_IPAD_USER_ID, UserShortName: USER_ID.toLowerCase() }, /shape of a GUID/);
   });
 
   it('neither UDID nor EnrollmentID', () => {

@@ -39,6 +39,11 @@ export interface ResolvedEnrollment {
   /** User-channel identity as sent, for the user record. */
   readonly userId?: string;
   readonly userShortName?: string;
+  /**
+   * Set when the message carried an EnrollmentID beside its UDID: Apple does not forbid that
+   * outside User Enrollment, and the UDID wins. The caller logs it as a warning.
+   */
+  readonly ignoredEnrollmentId?: string;
 }
 
 /** The identity keys a message may carry; any may be absent. */
@@ -56,6 +61,13 @@ function str(v: unknown): string | undefined {
   return typeof v === 'string' && v !== '' ? v : undefined;
 }
 
+/**
+ * A GUID as macOS writes a user's GeneratedUID. A macOS user channel's UserID must have this
+ * shape and a Shared iPad short name must not, so `UDID:UserID` and `UDID:UserShortName`
+ * can never name the same enrollment (a short name "alice" and a UserID "alice" would).
+ */
+const GUID_RE = /^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$/;
+
 /** Resolves the enrollment from the identity keys, or throws {@link EnrollmentIdError}. */
 export function resolveEnrollment(keys: IdentityKeys): ResolvedEnrollment {
   const udid = str(keys.UDID);
@@ -65,7 +77,11 @@ export function resolveEnrollment(keys: IdentityKeys): ResolvedEnrollment {
   const userShortName = str(keys.UserShortName);
 
   if (udid !== undefined && enrollmentId !== undefined) {
-    throw new EnrollmentIdError('UDID and EnrollmentID are mutually exclusive');
+    // A User Enrollment user channel never carries the UDID: both together cannot be placed.
+    if (enrollmentUserId !== undefined) {
+      throw new EnrollmentIdError('EnrollmentUserID with both UDID and EnrollmentID is ambiguous');
+    }
+    return { ...resolveUdidChannel(udid, userId, userShortName), ignoredEnrollmentId: enrollmentId };
   }
   if (enrollmentId !== undefined) {
     if (enrollmentUserId !== undefined) {
@@ -96,6 +112,15 @@ export function resolveEnrollment(keys: IdentityKeys): ResolvedEnrollment {
   if (enrollmentUserId !== undefined) {
     throw new EnrollmentIdError('EnrollmentUserID requires EnrollmentID, not UDID');
   }
+  return resolveUdidChannel(udid, userId, userShortName);
+}
+
+/** The device channel of a UDID, or one of its user channels (macOS user, Shared iPad user). */
+function resolveUdidChannel(
+  udid: string,
+  userId: string | undefined,
+  userShortName: string | undefined,
+): ResolvedEnrollment {
   if (userId === undefined && userShortName === undefined) {
     return { id: udid, type: 'Device', channel: 'device', deviceId: udid, parentId: null };
   }
@@ -104,6 +129,9 @@ export function resolveEnrollment(keys: IdentityKeys): ResolvedEnrollment {
   if (userId === undefined || userId.toUpperCase() === SHARED_IPAD_USER_ID) {
     if (userShortName === undefined) {
       throw new EnrollmentIdError('a Shared iPad user channel must carry UserShortName');
+    }
+    if (GUID_RE.test(userShortName)) {
+      throw new EnrollmentIdError('a Shared iPad UserShortName may not have the shape of a GUID (a macOS UserID)');
     }
     return {
       id: `${udid}:${userShortName}`,
@@ -114,6 +142,9 @@ export function resolveEnrollment(keys: IdentityKeys): ResolvedEnrollment {
       userId: userId ?? SHARED_IPAD_USER_ID,
       userShortName,
     };
+  }
+  if (!GUID_RE.test(userId)) {
+    throw new EnrollmentIdError("a macOS user channel UserID must be the user's GUID");
   }
   return {
     id: `${udid}:${userId}`,

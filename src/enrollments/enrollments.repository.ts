@@ -210,11 +210,12 @@ export class EnrollmentsRepository {
   async disable(tx: SqlRunner, enrollmentId: string, withUserChannels: boolean, now: Date): Promise<number> {
     const where = withUserChannels ? 'id = ? OR parent_id = ?' : 'id = ?';
     const params = withUserChannels ? [enrollmentId, enrollmentId] : [enrollmentId];
+    // TypeORM hands back no row count for a plain UPDATE on SQLite: RETURNING counts there.
     const result = await tx.query(
-      `UPDATE enrollments SET enabled = 0, updated_at = ?, last_seen_at = ? WHERE ${where}`,
+      `UPDATE enrollments SET enabled = 0, updated_at = ?, last_seen_at = ? WHERE ${where}${this.sqlite ? ' RETURNING 1 AS x' : ''}`,
       [this.db.date(now), this.db.date(now), ...params],
     );
-    return this.db.affectedRows(result);
+    return this.sqlite ? (result as unknown[]).length : this.db.affectedRows(result);
   }
 
   async setUnlockToken(tx: SqlRunner, deviceId: string, sealed: Buffer, now: Date): Promise<void> {
@@ -234,6 +235,17 @@ export class EnrollmentsRepository {
       sealed === null ? null : at,
       at,
       deviceId,
+    ]);
+  }
+
+  /** Records whether the device waits for DeviceConfigured, as its latest message said. */
+  async setAwaitingConfiguration(tx: SqlRunner, enrollmentId: string, awaiting: boolean, now: Date): Promise<void> {
+    const at = this.db.date(now);
+    await tx.query('UPDATE enrollments SET awaiting_configuration = ?, last_seen_at = ?, updated_at = ? WHERE id = ?', [
+      awaiting ? 1 : 0,
+      at,
+      at,
+      enrollmentId,
     ]);
   }
 

@@ -158,10 +158,14 @@ export class EnrollmentsService {
     });
   }
 
-  /** SetBootstrapToken: store it, or clear it when missing or empty. */
+  /**
+   * SetBootstrapToken: store it, or clear it when missing or empty. Its AwaitingConfiguration
+   * is recorded on the enrollment as a TokenUpdate's is (absent means false).
+   */
   async setBootstrapToken(
     enrollment: ResolvedEnrollment,
     token: Buffer | undefined,
+    awaitingConfiguration: boolean,
     now: Date,
   ): Promise<{ cleared: boolean }> {
     const sealed =
@@ -169,14 +173,20 @@ export class EnrollmentsService {
     return this.db.transaction(async (tx) => {
       await this.requireBootstrapCapable(tx, enrollment);
       await this.repo.setBootstrapToken(tx, enrollment.deviceId, sealed, now);
+      await this.repo.setAwaitingConfiguration(tx, enrollment.id, awaitingConfiguration, now);
       return { cleared: sealed === null };
     });
   }
 
-  /** GetBootstrapToken: the escrowed token, or `null` when none is stored. */
-  async getBootstrapToken(enrollment: ResolvedEnrollment): Promise<Buffer | null> {
+  /** GetBootstrapToken: the escrowed token, or `null` when none is stored; records AwaitingConfiguration. */
+  async getBootstrapToken(
+    enrollment: ResolvedEnrollment,
+    awaitingConfiguration: boolean,
+    now: Date,
+  ): Promise<Buffer | null> {
     const sealed = await this.db.transaction(async (tx) => {
       await this.requireBootstrapCapable(tx, enrollment);
+      await this.repo.setAwaitingConfiguration(tx, enrollment.id, awaitingConfiguration, now);
       return this.repo.bootstrapToken(tx, enrollment.deviceId);
     });
     return sealed === null ? null : this.secrets.open(sealed, bootstrapTokenAad(enrollment.deviceId));

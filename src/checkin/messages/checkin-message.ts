@@ -1,5 +1,5 @@
-import { IsBoolean, IsOptional, IsString, MaxLength } from 'class-validator';
-import { IsIdentifier, IsUserName } from './validators.js';
+import { IsBoolean, IsOptional, IsString } from 'class-validator';
+import { IsIdentifier, IsText, IsUserName } from './validators.js';
 
 /**
  * The keys every check-in message may carry to say who sent it (see "Identifying the
@@ -37,8 +37,7 @@ export abstract class CheckinMessage {
 
 /** Messages that name their push topic (Authenticate, TokenUpdate, CheckOut). */
 export abstract class TopicMessage extends CheckinMessage {
-  @IsString()
-  @MaxLength(255)
+  @IsText(1, 255)
   Topic: string;
 }
 

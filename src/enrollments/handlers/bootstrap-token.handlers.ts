@@ -12,8 +12,15 @@ export class SetBootstrapTokenHandler implements CheckinMessageHandler<SetBootst
   constructor(@Inject(EnrollmentsService) private readonly enrollments: EnrollmentsService) {}
 
   async handle(msg: SetBootstrapTokenMessage, ctx: CheckinContext): Promise<CheckinResult> {
-    const { cleared } = await this.enrollments.setBootstrapToken(ctx.enrollment, msg.BootstrapToken, ctx.receivedAt);
+    const awaiting = msg.AwaitingConfiguration === true;
+    const { cleared } = await this.enrollments.setBootstrapToken(
+      ctx.enrollment,
+      msg.BootstrapToken,
+      awaiting,
+      ctx.receivedAt,
+    );
     ctx.logFields.bootstrapTokenCleared = cleared;
+    ctx.logFields.awaitingConfiguration = awaiting;
     return OK;
   }
 }
@@ -24,9 +31,11 @@ export class SetBootstrapTokenHandler implements CheckinMessageHandler<SetBootst
 export class GetBootstrapTokenHandler implements CheckinMessageHandler<GetBootstrapTokenMessage> {
   constructor(@Inject(EnrollmentsService) private readonly enrollments: EnrollmentsService) {}
 
-  async handle(_msg: GetBootstrapTokenMessage, ctx: CheckinContext): Promise<CheckinResult> {
-    const token = await this.enrollments.getBootstrapToken(ctx.enrollment);
+  async handle(msg: GetBootstrapTokenMessage, ctx: CheckinContext): Promise<CheckinResult> {
+    const awaiting = msg.AwaitingConfiguration === true;
+    const token = await this.enrollments.getBootstrapToken(ctx.enrollment, awaiting, ctx.receivedAt);
     ctx.logFields.bootstrapTokenFound = token !== null;
+    ctx.logFields.awaitingConfiguration = awaiting;
     return { status: 200, plist: token === null ? {} : { BootstrapToken: token } };
   }
 }

@@ -14,7 +14,8 @@ import { CheckOutMessage } from '../messages/check-out.message.js';
 export class CheckOutHandler implements CheckinMessageHandler<CheckOutMessage> {
   constructor(@Inject(EnrollmentsService) private readonly enrollments: EnrollmentsService) {}
 
-  async handle(_msg: CheckOutMessage, ctx: CheckinContext): Promise<CheckinResult> {
+  async handle(msg: CheckOutMessage, ctx: CheckinContext): Promise<CheckinResult> {
+    this.enrollments.checkTopic(msg.Topic);
     const { disabled } = await this.enrollments.checkOut(ctx.enrollment, ctx.receivedAt);
     ctx.logFields.enrollmentsDisabled = disabled;
     return OK;

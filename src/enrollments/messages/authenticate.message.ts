@@ -1,5 +1,6 @@
-import { IsOptional, IsString, MaxLength } from 'class-validator';
+import { IsOptional } from 'class-validator';
 import { TopicMessage } from '../../checkin/messages/checkin-message.js';
+import { IsText } from '../../checkin/messages/validators.js';
 
 /**
  * Authenticate: the first message while the MDM profile installs.
@@ -10,13 +11,13 @@ import { TopicMessage } from '../../checkin/messages/checkin-message.js';
  * so they are optional here.
  */
 export class AuthenticateMessage extends TopicMessage {
-  @IsOptional() @IsString() @MaxLength(255) DeviceName?: string;
-  @IsOptional() @IsString() @MaxLength(128) Model?: string;
-  @IsOptional() @IsString() @MaxLength(128) ModelName?: string;
-  @IsOptional() @IsString() @MaxLength(32) OSVersion?: string;
-  @IsOptional() @IsString() @MaxLength(32) BuildVersion?: string;
-  @IsOptional() @IsString() @MaxLength(64) ProductName?: string;
-  @IsOptional() @IsString() @MaxLength(64) SerialNumber?: string;
-  @IsOptional() @IsString() @MaxLength(32) IMEI?: string;
-  @IsOptional() @IsString() @MaxLength(32) MEID?: string;
+  @IsOptional() @IsText(0, 255) DeviceName?: string;
+  @IsOptional() @IsText(0, 128) Model?: string;
+  @IsOptional() @IsText(0, 128) ModelName?: string;
+  @IsOptional() @IsText(0, 32) OSVersion?: string;
+  @IsOptional() @IsText(0, 32) BuildVersion?: string;
+  @IsOptional() @IsText(0, 64) ProductName?: string;
+  @IsOptional() @IsText(0, 64) SerialNumber?: string;
+  @IsOptional() @IsText(0, 32) IMEI?: string;
+  @IsOptional() @IsText(0, 32) MEID?: string;
 }

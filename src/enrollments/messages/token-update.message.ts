@@ -1,6 +1,6 @@
-import { IsBoolean, IsOptional, IsString, Length } from 'class-validator';
+import { IsBoolean, IsOptional } from 'class-validator';
 import { TopicMessage } from '../../checkin/messages/checkin-message.js';
-import { IsPlistData } from '../../checkin/messages/validators.js';
+import { IsPlistData, IsText } from '../../checkin/messages/validators.js';
 
 /** APNs tokens are 32 bytes today; Apple says their size may change. */
 export const MAX_PUSH_TOKEN_BYTES = 1024;
@@ -12,11 +12,11 @@ export const MAX_UNLOCK_TOKEN_BYTES = 16 * 1024;
  * Spec: shared/spec/apple-device-management/checkin/tokenupdate.yaml
  */
 export class TokenUpdateMessage extends TopicMessage {
-  @IsPlistData(MAX_PUSH_TOKEN_BYTES)
+  /** Required and never empty: an empty token could not address a push. */
+  @IsPlistData(MAX_PUSH_TOKEN_BYTES, 1)
   Token: Buffer;
 
-  @IsString()
-  @Length(1, 255)
+  @IsText(1, 255)
   PushMagic: string;
 
   /** Absent means "unchanged", never "cleared". */
