@@ -3,9 +3,9 @@ import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { AppModule } from './app.module.js';
 import { loadOrCreateDevKey, SecretBox } from './common/secret-box.js';
+import { checkConfigFiles } from './config/config-files.js';
 import type { AppConfig } from './config/config.js';
 import type { AppLogger } from './logging/app-logger.js';
-import { loadMaidSigningKey } from './tokens/maid.token-service.js';
 
 /** The secrets key: SECRETS_KEY, or outside production the development key in the data folder. */
 export function secretBoxFor(config: AppConfig, logger: AppLogger): SecretBox {
@@ -22,7 +22,7 @@ export function secretBoxFor(config: AppConfig, logger: AppLogger): SecretBox {
 /** Builds the whole application (not yet listening). Used by main.ts and by the tests. */
 export async function createApp(config: AppConfig, logger: AppLogger): Promise<NestExpressApplication> {
   // Key material that can be wrong is checked before anything (a database pool) is opened.
-  if (config.maid !== undefined) loadMaidSigningKey(config.maid);
+  checkConfigFiles(config);
   const secretBox = secretBoxFor(config, logger);
   if (config.adminApiKey === undefined) {
     logger.emit('warn', 'the admin API (/api) is disabled because ADMIN_API_KEY is not set');

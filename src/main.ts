@@ -1,5 +1,5 @@
 import { createApp } from './app.factory.js';
-import { loadConfigOrExit } from './config/config.js';
+import { ConfigError, exitOnConfigError, loadConfigOrExit } from './config/config.js';
 import { AppLogger } from './logging/app-logger.js';
 
 async function main(): Promise<void> {
@@ -7,14 +7,19 @@ async function main(): Promise<void> {
   const logger = new AppLogger(config.logLevel, config.logFormat);
   try {
     const app = await createApp(config, logger);
-    await app.listen(config.port);
+    // HOST binds one address; without it Node listens on every interface.
+    await (config.host === undefined ? app.listen(config.port) : app.listen(config.port, config.host));
     const address = app.getHttpServer().address();
     logger.emit('info', 'check-in server listening', {
-      port: typeof address === 'object' && address !== null ? address.port : config.port,
+      ...(typeof address === 'object' && address !== null
+        ? { address: address.address, port: address.port }
+        : { port: config.port }),
       database: config.database.driver,
       pushTopics: config.pushTopics.length > 0 ? config.pushTopics : 'any com.apple.mgmt.*',
     });
   } catch (err) {
+    if (err instanceof ConfigError) exitOnConfigError(err);
+    // The one line that says why: Nest's own report of the same error is not logged.
     logger.emit('error', 'start-up failed', {
       reason: err instanceof Error ? err.message : String(err),
       stack: err instanceof Error ? err.stack : undefined,

@@ -31,6 +31,7 @@ describe('loadConfig defaults', () => {
     assert.deepStrictEqual(config, {
       production: false,
       port: 8080,
+      host: undefined,
       database: { driver: 'sqlite', path: resolve(CWD, 'data/mdm.sqlite') },
       dataDir: resolve(CWD, 'data'),
       adminApiKey: undefined,
@@ -290,6 +291,24 @@ describe('loadConfig errors name the variable', () => {
     assertConfigError(() => load({ ADMIN_API_KEY: 'short' }), 'ADMIN_API_KEY', /at least 16/);
     // Trimmed before the length check.
     assertConfigError(() => load({ ADMIN_API_KEY: '   0123456789   ' }), 'ADMIN_API_KEY');
+  });
+
+  it('ADMIN_API_KEY left at the CHANGE-ME placeholder of the examples', () => {
+    for (const key of ['CHANGE-ME-openssl-rand-base64-32', 'changeme-changeme-changeme', 'Change-Me-0123456789']) {
+      assertConfigError(() => load({ ADMIN_API_KEY: key }), 'ADMIN_API_KEY', /placeholder/);
+    }
+    assert.equal(load({ ADMIN_API_KEY: 'please-CHANGE-ME-never' }).adminApiKey, 'please-CHANGE-ME-never');
+  });
+
+  it('HOST: an IP address or a host name; unset listens everywhere', () => {
+    assert.equal(load({}).host, undefined);
+    assert.equal(load({ HOST: '127.0.0.1' }).host, '127.0.0.1');
+    assert.equal(load({ HOST: '::1' }).host, '::1');
+    assert.equal(load({ HOST: '[::]' }).host, '::');
+    assert.equal(load({ HOST: 'checkin.internal' }).host, 'checkin.internal');
+    for (const bad of ['http://0.0.0.0', '127.0.0.1:8080', 'a b', '-bad.example']) {
+      assertConfigError(() => load({ HOST: bad }), 'HOST', /IP address or a host name/);
+    }
   });
 
   it('PUSH_TOPICS with an entry outside com.apple.mgmt.', () => {

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { isAbsolute, resolve } from 'node:path';
 
 /** Where the service keeps its data: an embedded SQLite file or a MySQL/MariaDB server. */
@@ -43,6 +44,8 @@ export type LogFormat = 'json' | 'text';
 export interface AppConfig {
   readonly production: boolean;
   readonly port: number;
+  /** The one address to listen on; `undefined`: every interface. */
+  readonly host: string | undefined;
   readonly database: DatabaseConfig;
   readonly dataDir: string;
   /** `undefined` turns the whole `/api` off. */
@@ -148,6 +151,21 @@ function parseSecretsKey(raw: string | undefined): Buffer | undefined {
   return key;
 }
 
+/** An IPv4 or IPv6 literal, or a host name that resolves to the one address to bind. */
+function parseHost(raw: string | undefined): string | undefined {
+  if (raw === undefined) return undefined;
+  const host = raw.replace(/^\[(.*)\]$/, '$1');
+  if (
+    isIP(host) === 0 &&
+    !/^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/.test(
+      host,
+    )
+  ) {
+    throw new ConfigError('HOST', `must be an IP address or a host name, got "${raw}"`);
+  }
+  return host;
+}
+
 function parsePushTopics(raw: string | undefined): string[] {
   if (raw === undefined) return [];
   const topics = raw
@@ -221,6 +239,10 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
   if (adminApiKey !== undefined && adminApiKey.length < 16) {
     throw new ConfigError('ADMIN_API_KEY', 'must be at least 16 characters long');
   }
+  // The example manifests say CHANGE-ME; a key copied from them is known to everyone.
+  if (adminApiKey !== undefined && /^change-?me/i.test(adminApiKey)) {
+    throw new ConfigError('ADMIN_API_KEY', 'is still the placeholder from the examples (openssl rand -base64 32)');
+  }
   const secretsKey = parseSecretsKey(value(env, 'SECRETS_KEY'));
   if (production && secretsKey === undefined) {
     throw new ConfigError('SECRETS_KEY', 'is required when NODE_ENV=production (openssl rand -base64 32)');
@@ -229,6 +251,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
   return {
     production,
     port: integer(env, 'PORT', 8080, 0, 65535),
+    host: parseHost(value(env, 'HOST')),
     database: parseDatabaseUrl(value(env, 'DATABASE_URL') ?? DEFAULT_DATABASE_URL, cwd),
     dataDir: isAbsolute(dataDirRaw) ? dataDirRaw : resolve(cwd, dataDirRaw),
     adminApiKey,
@@ -266,11 +289,19 @@ export function loadConfigOrExit(env: Env = process.env): AppConfig {
     return loadConfig(env);
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
-    const line =
-      value(env, 'NODE_ENV') === 'production'
-        ? JSON.stringify({ time: new Date().toISOString(), level: 'error', msg: err.message, variable: err.variable })
-        : `${new Date().toISOString()} ERROR ${err.message}`;
-    process.stdout.write(`${line}\n`);
-    process.exit(78);
+    return exitOnConfigError(err, env);
   }
+}
+
+/**
+ * Ends the process for a configuration problem: one line naming the variable (JSON in
+ * production, text otherwise), no stack trace, exit code 78 (EX_CONFIG).
+ */
+export function exitOnConfigError(err: ConfigError, env: Env = process.env): never {
+  const line =
+    value(env, 'NODE_ENV') === 'production'
+      ? JSON.stringify({ time: new Date().toISOString(), level: 'error', msg: err.message, variable: err.variable })
+      : `${new Date().toISOString()} ERROR ${err.message}`;
+  process.stdout.write(`${line}\n`);
+  process.exit(78);
 }

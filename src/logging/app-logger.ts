@@ -53,6 +53,9 @@ export class AppLogger implements LoggerService {
     this.fromNest('error', message, rest);
   }
   error(message: unknown, ...rest: unknown[]): void {
+    // Nest's ExceptionHandler reports an error that ends start-up and then rethrows it to
+    // whoever started the app (main.ts), which logs it once, with its context.
+    if (rest[rest.length - 1] === 'ExceptionHandler') return;
     this.fromNest('error', message, rest);
   }
   warn(message: unknown, ...rest: unknown[]): void {

@@ -1,0 +1,145 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { generateKeyPairSync } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { request } from 'node:http';
+import { dirname, join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { createCa, issueIdentity } from '../src/device-identity/dev-ca.js';
+import { createTestDatabase } from './support/test-db.js';
+import type { TestDatabase } from './support/test-db.js';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+interface Run {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  lines: string[];
+}
+
+/** Starts dist/main.js as an operator would and collects what it prints until it exits. */
+function runServer(env: NodeJS.ProcessEnv, untilLine?: RegExp, then?: (line: string) => Promise<void>): Promise<Run> {
+  const child = spawn(process.execPath, [join(ROOT, 'dist', 'main.js')], { env });
+  let out = '';
+  let err = '';
+  let triggered = false;
+  child.stderr.on('data', (c: Buffer) => (err += c.toString()));
+  child.stdout.on('data', (c: Buffer) => {
+    out += c.toString();
+    if (untilLine === undefined || triggered) return;
+    const line = out.split('\n').find((l) => untilLine.test(l));
+    if (line === undefined) return;
+    triggered = true;
+    void (then ?? (() => Promise.resolve()))(line).finally(() => child.kill('SIGTERM'));
+  });
+  return new Promise((resolve) =>
+    child.once('exit', (code, signal) =>
+      resolve({ code, signal, lines: `${out}${err}`.split('\n').filter((l) => l !== '') }),
+    ),
+  );
+}
+
+/** A GET that reports the connection error's code instead of throwing. */
+function get(host: string, port: number, path: string): Promise<number | string> {
+  return new Promise((resolve) => {
+    const req = request({ host, port, path, method: 'GET' }, (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    req.on('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? e.message));
+    req.end();
+  });
+}
+
+describe('starting and stopping the built server', () => {
+  let db: TestDatabase;
+  before(async () => {
+    db = await createTestDatabase();
+  });
+  after(async () => {
+    await db.drop();
+  });
+
+  const env = (extra: Record<string, string> = {}): NodeJS.ProcessEnv => ({
+    PATH: process.env.PATH,
+    DATABASE_URL: db.url,
+    DATA_DIR: db.dataDir,
+    PORT: '0',
+    LOG_FORMAT: 'text',
+    ...extra,
+  });
+
+  /** Exit 78 with one line that names the variable, and no stack trace. */
+  async function refusesToStart(extra: Record<string, string>, variable: string, why: RegExp): Promise<void> {
+    const run = await runServer(env(extra));
+    assert.equal(run.code, 78, run.lines.join('\n'));
+    const errors = run.lines.filter((l) => / ERROR /.test(l));
+    assert.equal(errors.length, 1, run.lines.join('\n'));
+    assert.match(errors[0] ?? '', new RegExp(`Invalid configuration: ${variable} `));
+    assert.match(errors[0] ?? '', why);
+    assert.doesNotMatch(run.lines.join('\n'), /^\s+at /m);
+  }
+
+  it('a DEVICE_CA_FILE that does not exist: exit 78 naming it', () =>
+    refusesToStart({ DEVICE_CA_FILE: join(db.dataDir, 'no-such-ca.pem') }, 'DEVICE_CA_FILE', /does not exist/));
+
+  it('a DEVICE_CA_FILE that is not PEM: exit 78 naming it', () => {
+    const path = join(db.dataDir, 'not-a-ca.pem');
+    writeFileSync(path, 'this is not a certificate\n');
+    return refusesToStart({ DEVICE_CA_FILE: path }, 'DEVICE_CA_FILE', /holds no PEM certificate/);
+  });
+
+  it('a MAID key that does not match its certificate: exit 78 naming the key', async () => {
+    const ca = await createCa('Test MAID CA');
+    const cert = await issueIdentity(ca, { commonName: 'maid', keyType: 'rsa' });
+    const other = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
+    const keyPath = join(db.dataDir, 'maid-other.key.pem');
+    const certPath = join(db.dataDir, 'maid.cert.pem');
+    writeFileSync(keyPath, other.export({ type: 'pkcs8', format: 'pem' }));
+    writeFileSync(certPath, cert.certPem);
+    await refusesToStart(
+      {
+        MAID_SERVER_UUID: '2F3C9A51-7E1D-4B8A-9C6E-5D4F3B2A1C0E',
+        MAID_SIGNING_KEY_FILE: keyPath,
+        MAID_SIGNING_CERT_FILE: certPath,
+      },
+      'MAID_SIGNING_KEY_FILE',
+      /does not hold the private key of the certificate/,
+    );
+  });
+
+  it('the placeholder admin key of the example manifests: exit 78', () =>
+    refusesToStart({ ADMIN_API_KEY: 'CHANGE-ME-openssl-rand-base64-32' }, 'ADMIN_API_KEY', /placeholder/));
+
+  it('a start-up failure is logged once, without a second copy from Nest', async () => {
+    // Nothing listens on port 1; a SQLite path below a plain file cannot be created.
+    const file = join(db.dataDir, 'a-file');
+    writeFileSync(file, '');
+    const url = db.driver === 'mysql' ? 'mysql://root@127.0.0.1:1/test' : `sqlite:${join(file, 'mdm.sqlite')}`;
+    const run = await runServer(env({ DATABASE_URL: url }));
+    assert.equal(run.code, 1, run.lines.join('\n'));
+    const errors = run.lines.filter((l) => / ERROR /.test(l));
+    assert.equal(errors.length, 1, run.lines.join('\n'));
+    assert.match(errors[0] ?? '', /start-up failed/);
+  });
+
+  it('HOST binds one address; SIGTERM is logged as it shuts down', async () => {
+    let onHost: number | string = 0;
+    let elsewhere: number | string = 0;
+    const run = await runServer(env({ HOST: '127.0.0.1' }), /check-in server listening/, async (line) => {
+      assert.match(line, /address=127\.0\.0\.1/);
+      const port = Number(/port=(\d+)/.exec(line)?.[1]);
+      onHost = await get('127.0.0.1', port, '/healthz');
+      // Another loopback address of this machine: nothing listens there.
+      elsewhere = await get('127.0.0.2', port, '/healthz');
+    });
+    assert.equal(onHost, 200);
+    assert.equal(elsewhere, 'ECONNREFUSED');
+    // Nest re-raises the signal once the app has closed.
+    assert.ok(run.code === 0 || run.signal === 'SIGTERM', run.lines.join('\n'));
+    const text = run.lines.join('\n');
+    assert.match(text, /INFO +shutting down: no new connections, finishing requests in flight signal=SIGTERM/);
+    assert.match(text, /INFO +shut down signal=SIGTERM/);
+  });
+});
