@@ -5,7 +5,7 @@ import type { CheckinContext, CheckinMessageHandler, CheckinResult } from '../..
 import { EnrollmentsService } from '../enrollments.service.js';
 import { AuthenticateMessage } from '../messages/authenticate.message.js';
 
-/** Authenticate: create the device, or re-enroll it (its old tokens are cleared). */
+/** Authenticate: create the device, or re-enroll it (enrollments wait for TokenUpdate; escrowed secrets stay). */
 @CheckinHandler({ messageType: 'Authenticate', dto: AuthenticateMessage })
 @Injectable()
 export class AuthenticateHandler implements CheckinMessageHandler<AuthenticateMessage> {
