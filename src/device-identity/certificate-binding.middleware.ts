@@ -111,8 +111,7 @@ export class CertificateBindingMiddleware implements CheckinMiddleware {
       // attacker's own serial could take over another UDID by claiming that serial.
       const stored = await this.enrollments.deviceSerialNumber(deviceId);
       const sent = (message as { SerialNumber?: unknown }).SerialNumber;
-      const serial =
-        stored ?? (ctx.messageType === 'Authenticate' && typeof sent === 'string' ? sent : undefined);
+      const serial = stored ?? (ctx.messageType === 'Authenticate' && typeof sent === 'string' ? sent : undefined);
       if (namesInclude(cert.names, serial)) return;
     }
     const wanted = { udid: 'UDID', serial: 'serial number', 'udid-or-serial': 'UDID or serial number' }[this.match];
@@ -184,7 +183,12 @@ export class CertificateBindingMiddleware implements CheckinMiddleware {
       return r;
     });
     if (revokedNow.length > 0) {
-      this.logChange(ctx, { added: null, revoked: revokedNow, reason: 'checkout', before: [cert.fingerprint, ...revokedNow] });
+      this.logChange(ctx, {
+        added: null,
+        revoked: revokedNow,
+        reason: 'checkout',
+        before: [cert.fingerprint, ...revokedNow],
+      });
     }
     return result;
   }
