@@ -77,10 +77,14 @@ export class InspectionController {
     );
     if (outcome === 'unknown') throw new NotFoundException(`device ${udid} has no certificate ${fingerprint}`);
     if (outcome === 'revoked') {
+      const active = (await this.bindings.history(udid)).filter((b) => b.revokedAt === null).map((b) => b.fingerprint);
       this.logger.emit('warn', 'certificate bindings changed', {
         deviceId: udid,
+        oldFingerprints: [...active, fingerprint],
+        newFingerprint: null,
         revokedFingerprints: [fingerprint],
         revokedReason: 'administrator',
+        activeFingerprints: active,
       });
     }
   }
