@@ -91,7 +91,14 @@ describe('certificate bindings: a new certificate is added, never silently repla
   it('a stranger certificate from the CA cannot lock the device out or wipe its secrets', async () => {
     const udid = newUdid();
     const genuine = await issueIdentity(ca, { commonName: udid });
+    const enrolledFrom = t.logs.lines.length;
     await enroll(t, udid, genuine);
+    // A device's first certificate is routine: info, not warn.
+    const first = bindingLogs(t, enrolledFrom);
+    assert.deepEqual(
+      first.map((l) => [l.level, l.oldFingerprints, l.newFingerprint]),
+      [['info', [], fp(genuine)]],
+    );
     await ok(t, 'mac-set-bootstrap-token.plist', { UDID: udid }, { identity: genuine });
     const secretsBefore = await t.dataSource.query<unknown[]>(
       'SELECT unlock_token, unlock_token_at, bootstrap_token, bootstrap_token_at FROM devices WHERE id = ?',

@@ -20,6 +20,8 @@ interface BindingChange {
   reason: BindingRevokedReason | null;
   /** The device's active bindings before the change. */
   before: string[];
+  /** The device's very first binding (a new enrollment): routine, logged at info. */
+  first?: boolean;
 }
 
 /**
@@ -166,7 +168,13 @@ export class CertificateBindingMiddleware implements CheckinMiddleware {
     const revokedNow =
       this.match === 'none' ? [] : await this.bindings.revokeOthers(tx, deviceId, cert.fingerprint, 'replaced', now);
     if (!added && revokedNow.length === 0) return undefined;
-    return { added: added ? cert.fingerprint : null, revoked: revokedNow, reason: 'replaced', before };
+    return {
+      added: added ? cert.fingerprint : null,
+      revoked: revokedNow,
+      reason: 'replaced',
+      before,
+      first: all.length === 0,
+    };
   }
 
   /** The device leaves: the certificates other than the one it checked out with stop, with its enrollments. */
@@ -206,7 +214,9 @@ export class CertificateBindingMiddleware implements CheckinMiddleware {
 
   private logChange(ctx: CheckinContext, change: BindingChange): void {
     const active = change.before.filter((f) => !change.revoked.includes(f));
-    this.logger.emit('warn', 'certificate bindings changed', {
+    // A device's first certificate is every enrollment's routine; any later change is what an
+    // operator must see (renewal, a stranger adding itself, revocation).
+    this.logger.emit(change.first === true ? 'info' : 'warn', 'certificate bindings changed', {
       deviceId: ctx.enrollment.deviceId,
       messageType: ctx.messageType,
       requestId: ctx.requestId,
