@@ -130,9 +130,8 @@ export class CertificateBindingMiddleware implements CheckinMiddleware {
     next: () => Promise<CheckinResult>,
   ): Promise<CheckinResult> {
     const deviceId = ctx.enrollment.deviceId;
-    // Checked before the handler runs, so the common refusals cost no transaction; checked
-    // again inside it, where the primary key settles a race.
-    refuseForeignOrRevoked(await this.bindings.byFingerprint(this.db, cert.fingerprint), deviceId);
+    // Checked inside the handler's transaction (one read), where a refusal rolls the device's
+    // writes back and the primary key settles a race; a refusal is rare, so no read before.
     let change: BindingChange | undefined;
     const write = async (tx: SqlRunner): Promise<void> => {
       change = await this.bindOnAuthenticate(tx, deviceId, cert, ctx.receivedAt);
@@ -158,10 +157,11 @@ export class CertificateBindingMiddleware implements CheckinMiddleware {
     cert: VerifiedCertificate,
     now: Date,
   ): Promise<BindingChange | undefined> {
-    const all = await this.bindings.ofDevice(tx, deviceId);
+    const rows = await this.bindings.ofDeviceOrCertificate(tx, deviceId, cert.fingerprint);
+    const mine = rows.find((b) => b.fingerprint === cert.fingerprint);
+    refuseForeignOrRevoked(mine, deviceId);
+    const all = rows.filter((b) => b.deviceId === deviceId);
     const before = all.filter((b) => !b.revoked).map((b) => b.fingerprint);
-    const mine = all.find((b) => b.fingerprint === cert.fingerprint);
-    refuseForeignOrRevoked(mine ?? (await this.bindings.byFingerprint(tx, cert.fingerprint)), deviceId);
     const added = mine === undefined;
     if (added) await this.bindings.add(tx, deviceId, cert, now);
     // Only a certificate that names the device may push the others out.

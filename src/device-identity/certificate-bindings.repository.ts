@@ -48,6 +48,15 @@ export class CertificateBindingsRepository {
     return rows.map((r) => ({ fingerprint: r.fingerprint, deviceId, revoked: r.revoked_at !== null }));
   }
 
+  /** The device's bindings and the certificate's own (whichever device it belongs to), in one read. */
+  async ofDeviceOrCertificate(runner: SqlRunner, deviceId: string, fingerprint: string): Promise<BindingState[]> {
+    const rows = await runner.query<{ fingerprint: string; device_id: string; revoked_at: unknown }[]>(
+      'SELECT fingerprint, device_id, revoked_at FROM certificate_bindings WHERE device_id = ? OR fingerprint = ?',
+      [deviceId, fingerprint],
+    );
+    return rows.map((r) => ({ fingerprint: r.fingerprint, deviceId: r.device_id, revoked: r.revoked_at !== null }));
+  }
+
   /** The binding of a certificate, whichever device it belongs to. */
   async byFingerprint(runner: SqlRunner, fingerprint: string): Promise<BindingState | undefined> {
     const rows = await runner.query<{ device_id: string; revoked_at: unknown }[]>(
