@@ -228,6 +228,23 @@ describe('certificate bindings: a new certificate is added, never silently repla
     await enroll(t, udid, await issueIdentity(ca, { commonName: udid }));
   });
 
+  it('shows an expired certificate as inactive, and no current certificate when none is active', async () => {
+    const udid = newUdid();
+    const identity = await issueIdentity(ca, { commonName: udid });
+    await enroll(t, udid, identity);
+    // The verifier refuses an expired certificate on every message; the view says so too.
+    await t.dataSource.query(
+      "UPDATE certificate_bindings SET not_after = '2001-01-01 00:00:00' WHERE fingerprint = ?",
+      [fp(identity)],
+    );
+    const d = await deviceJson(t, udid);
+    assert.equal(d.certificate, null);
+    assert.deepEqual(
+      (d.certificates as CertificateJson[]).map((c) => [c.fingerprint, c.active, c.revokedAt]),
+      [[fp(identity), false, null]],
+    );
+  });
+
   it("the device channel's CheckOut ends its other certificates; the one it checked out with stays", async () => {
     const udid = newUdid();
     const older = await issueIdentity(ca, { commonName: udid });
