@@ -31,6 +31,7 @@ describe('certificateNames', () => {
     assert.deepEqual(subjectAltNames('DNS:a.example, IP Address:10.0.0.1, URI:urn:x'), ['a.example', 'urn:x']);
     assert.deepEqual(subjectAltNames('DNS:"a\\u002cb", email:"q\\"uote"'), ['a,b', 'q"uote']);
     assert.deepEqual(subjectAltNames('garbage without kinds'), []);
+    assert.deepEqual(subjectAltNames('DirName:CN=x, O=y, DNS:after.example'), ['after.example']);
   });
 
   it('compares whole names, ignoring case; an empty or absent wanted name never matches', () => {

@@ -29,17 +29,28 @@ export function subjectAltNames(printed: string | undefined): string[] {
   if (printed === undefined || printed === '') return [];
   const out: string[] = [];
   const entry = /([A-Za-z ]+):("(?:[^"\\]|\\.)*"|[^,]*)(?:, |$)/y;
-  for (let m = entry.exec(printed); m !== null; m = entry.exec(printed)) {
+  let at = 0;
+  while (at < printed.length) {
+    entry.lastIndex = at;
+    const m = entry.exec(printed);
+    if (m === null) {
+      // An entry in a shape not documented (a DirName with commas, say): skip to the next one.
+      const comma = printed.indexOf(', ', at);
+      if (comma < 0) break;
+      at = comma + 2;
+      continue;
+    }
     const kind = m[1] ?? '';
     const raw = m[2] ?? '';
     if (SAN_KINDS.has(kind)) {
       try {
         out.push(raw.startsWith('"') ? (JSON.parse(raw) as string) : raw);
       } catch {
-        // An entry Node printed in a shape it does not document: not a name we can compare.
+        // A quoted value that is not JSON: not a name that can be compared.
       }
     }
-    if (entry.lastIndex >= printed.length) break;
+    if (entry.lastIndex <= at) break;
+    at = entry.lastIndex;
   }
   return out;
 }
