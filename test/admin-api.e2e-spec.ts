@@ -45,8 +45,11 @@ describe('inspection API', () => {
     const r = await get(t, `/api/v1/devices/${udid}`, `Bearer ${ADMIN_KEY}`);
     assert.equal(r.status, 200);
     assert.deepEqual(Object.keys(r.json).sort(), [
+      'bootstrapTokenAt',
+      'bootstrapTokenPredatesLastAuthenticate',
       'buildVersion',
       'certificate',
+      'certificates',
       'createdAt',
       'deviceName',
       'enrollments',
@@ -61,6 +64,8 @@ describe('inspection API', () => {
       'productName',
       'serialNumber',
       'udid',
+      'unlockTokenAt',
+      'unlockTokenPredatesLastAuthenticate',
       'updatedAt',
     ]);
     assert.equal(r.json.hasUnlockToken, true);

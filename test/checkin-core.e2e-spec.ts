@@ -211,12 +211,18 @@ describe('check-in core, end to end', () => {
     }
   });
 
-  it('re-enrollment clears UnlockToken and bootstrap token and disables until the next TokenUpdate', async () => {
+  it('re-enrollment (identity renewal) keeps UnlockToken and bootstrap token and disables until the next TokenUpdate', async () => {
     const udid = await enroll(t);
     await send(t.url, xmlMessage('mac-set-bootstrap-token.plist', { UDID: udid }));
     let d = await device(t, udid);
     assert.equal(d.hasUnlockToken, true);
     assert.equal(d.hasBootstrapToken, true);
+    assert.equal(d.unlockTokenPredatesLastAuthenticate, false);
+    assert.equal(d.bootstrapTokenPredatesLastAuthenticate, false);
+    const unlockBefore = await storedSecret(t, 'unlock_token', udid);
+    const bootstrapBefore = await storedSecret(t, 'bootstrap_token', udid);
+    const unlockAt = d.unlockTokenAt;
+    const bootstrapAt = d.bootstrapTokenAt;
 
     // The same device installs the profile again. Facts it does not send are kept.
     const r = await send(
@@ -225,12 +231,17 @@ describe('check-in core, end to end', () => {
     );
     assert.equal(r.status, 200);
     d = await device(t, udid);
-    assert.equal(d.hasUnlockToken, false);
-    assert.equal(d.hasBootstrapToken, false);
     assert.equal(d.osVersion, '18.6');
     assert.equal(d.serialNumber, 'F9FXK2Q1JN');
-    assert.equal(await storedSecret(t, 'unlock_token', udid), null);
-    assert.equal(await storedSecret(t, 'bootstrap_token', udid), null);
+    // The escrowed secrets survive, byte for byte, and say they predate this Authenticate.
+    assert.equal(d.hasUnlockToken, true);
+    assert.equal(d.hasBootstrapToken, true);
+    assert.deepEqual(await storedSecret(t, 'unlock_token', udid), unlockBefore);
+    assert.deepEqual(await storedSecret(t, 'bootstrap_token', udid), bootstrapBefore);
+    assert.equal(d.unlockTokenAt, unlockAt);
+    assert.equal(d.bootstrapTokenAt, bootstrapAt);
+    assert.equal(d.unlockTokenPredatesLastAuthenticate, true);
+    assert.equal(d.bootstrapTokenPredatesLastAuthenticate, true);
     let e = await enrollment(t, udid);
     assert.equal(e.enabled, false);
     assert.equal(e.tokenUpdateCount, 0);
@@ -238,6 +249,7 @@ describe('check-in core, end to end', () => {
     // Disabled: no bootstrap token service until TokenUpdate.
     assert.equal((await send(t.url, xmlMessage('mac-get-bootstrap-token.plist', { UDID: udid }))).status, 400);
 
+    // Renewal's TokenUpdate carries no UnlockToken: the escrowed one stays.
     assert.equal(
       (await send(t.url, xmlMessage('ipad-token-update.plist', { UDID: udid, UnlockToken: undefined }))).status,
       200,
@@ -245,7 +257,49 @@ describe('check-in core, end to end', () => {
     e = await enrollment(t, udid);
     assert.equal(e.enabled, true);
     assert.equal(e.tokenUpdateCount, 1, 'the first TokenUpdate after re-enrollment counts as the first');
-    assert.equal(e.hasUnlockToken, false, 'the old UnlockToken does not come back');
+    assert.equal(e.hasUnlockToken, true);
+    assert.deepEqual(await storedSecret(t, 'unlock_token', udid), unlockBefore);
+    const get = await send(t.url, xmlMessage('mac-get-bootstrap-token.plist', { UDID: udid }));
+    assert.equal(get.status, 200);
+    assert.deepEqual(
+      Buffer.from(parseReply(get).BootstrapToken as Uint8Array),
+      Buffer.from(fixtureDict('mac-set-bootstrap-token.plist').BootstrapToken as Uint8Array),
+    );
+
+    // A newer secret replaces the older one when the device sends it.
+    const newUnlock = Buffer.from('a newer unlock token');
+    assert.equal(
+      (await send(t.url, xmlMessage('ipad-token-update.plist', { UDID: udid, UnlockToken: newUnlock }))).status,
+      200,
+    );
+    const newBootstrap = Buffer.from('a newer bootstrap token');
+    assert.equal(
+      (await send(t.url, xmlMessage('mac-set-bootstrap-token.plist', { UDID: udid, BootstrapToken: newBootstrap })))
+        .status,
+      200,
+    );
+    d = await device(t, udid);
+    assert.equal(d.unlockTokenPredatesLastAuthenticate, false);
+    assert.equal(d.bootstrapTokenPredatesLastAuthenticate, false);
+    assert.ok(String(d.unlockTokenAt) > String(unlockAt));
+    assert.ok(String(d.bootstrapTokenAt) > String(bootstrapAt));
+    const unlockNow = await storedSecret(t, 'unlock_token', udid);
+    assert.ok(unlockNow);
+    assert.deepEqual(box(t).open(unlockNow, unlockTokenAad(udid)), newUnlock);
+    const bootstrapNow = await storedSecret(t, 'bootstrap_token', udid);
+    assert.ok(bootstrapNow);
+    assert.deepEqual(box(t).open(bootstrapNow, bootstrapTokenAad(udid)), newBootstrap);
+
+    // An explicit empty SetBootstrapToken still clears.
+    assert.equal(
+      (await send(t.url, xmlMessage('mac-set-bootstrap-token.plist', { UDID: udid, BootstrapToken: Buffer.alloc(0) })))
+        .status,
+      200,
+    );
+    d = await device(t, udid);
+    assert.equal(d.hasBootstrapToken, false);
+    assert.equal(d.bootstrapTokenAt, null);
+    assert.equal(d.bootstrapTokenPredatesLastAuthenticate, null);
   });
 
   it('CheckOut disables the enrollment and keeps the records', async () => {

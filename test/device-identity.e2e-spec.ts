@@ -188,7 +188,7 @@ describe('device identity: Mdm-Signature (the default)', () => {
       xmlMessage('ipad-token-update.plist', { UDID: victim, PushMagic: 'HIJACK' }),
       { identity: attackerId },
       403,
-      /not the one bound/,
+      /not one of those bound/,
     );
     await refused(
       t,
@@ -202,14 +202,14 @@ describe('device identity: Mdm-Signature (the default)', () => {
       xmlMessage('checkout.plist', { UDID: victim }),
       { identity: attackerId },
       403,
-      /not the one bound/,
+      /not one of those bound/,
     );
     await refused(
       t,
       xmlMessage('mac-get-bootstrap-token.plist', { UDID: victim }),
       { identity: attackerId },
       403,
-      /not the one bound/,
+      /not one of those bound/,
     );
   });
 
@@ -226,23 +226,24 @@ describe('device identity: Mdm-Signature (the default)', () => {
     );
   });
 
-  it('accepts re-enrollment with a new certificate, which replaces the binding', async () => {
+  it('adds the certificate of a re-enrollment to the bindings: the older one keeps working', async () => {
     const udid = newUdid();
     const oldId = await issueIdentity(ca, { commonName: udid });
     await enrollWith(oldId, udid);
     const before = (await deviceJson(t, udid)).certificate as Record<string, unknown>;
     const newId = await issueIdentity(ca, { commonName: udid, keyType: 'rsa' });
     await enrollWith(newId, udid);
-    const afterBinding = (await deviceJson(t, udid)).certificate as Record<string, unknown>;
-    assert.notEqual(afterBinding.fingerprint, before.fingerprint);
-    // The old certificate no longer speaks for the device.
-    await refused(
-      t,
-      xmlMessage('ipad-token-update.plist', { UDID: udid }),
-      { identity: oldId },
-      403,
-      /not the one bound/,
+    const d = await deviceJson(t, udid);
+    // `certificate` is the newest active one; `certificates` holds both, both active.
+    assert.notEqual((d.certificate as Record<string, unknown>).fingerprint, before.fingerprint);
+    const all = d.certificates as { fingerprint: string; active: boolean }[];
+    assert.deepEqual(
+      all.map((c) => c.active),
+      [true, true],
     );
+    assert.equal(all[0]?.fingerprint, before.fingerprint);
+    const r = await send(t.url, xmlMessage('ipad-token-update.plist', { UDID: udid }), { identity: oldId });
+    assert.equal(r.status, 200, r.text);
   });
 
   it('accepts intermediates, configured or carried in the signature', async () => {
@@ -327,7 +328,7 @@ describe('device identity: configured CA file, intermediates file and retroactiv
       xmlMessage('ipad-token-update.plist', { UDID: udid }),
       { identity: other },
       403,
-      /not the one bound/,
+      /not one of those bound/,
     );
   });
 });
@@ -399,7 +400,7 @@ describe('device identity: certificate from a trusted proxy header', () => {
       xmlMessage('ipad-token-update.plist', { UDID: victim }),
       { identity: attacker },
       403,
-      /not the one bound/,
+      /not one of those bound/,
     );
   });
 });

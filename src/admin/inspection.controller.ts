@@ -1,7 +1,21 @@
-import { Controller, Get, Inject, NotFoundException, Param, UseGuards } from '@nestjs/common';
+import {
+  BadRequestException,
+  Controller,
+  Delete,
+  Get,
+  HttpCode,
+  Inject,
+  NotFoundException,
+  Param,
+  UseGuards,
+} from '@nestjs/common';
+import { DatabaseService } from '../database/database.service.js';
 import { CertificateBindingsRepository } from '../device-identity/certificate-bindings.repository.js';
+import type { BindingView } from '../device-identity/certificate-bindings.repository.js';
+import type { BindingRevokedReason } from '../device-identity/entities/certificate-binding.entity.js';
 import { EnrollmentsQueries } from '../enrollments/enrollments.queries.js';
 import type { DeviceView, EnrollmentView, UserView } from '../enrollments/enrollments.queries.js';
+import { AppLogger } from '../logging/app-logger.js';
 import { ApiKeyGuard } from './api-key.guard.js';
 
 export interface CertificateView {
@@ -9,37 +23,70 @@ export interface CertificateView {
   fingerprint: string;
   subject: string;
   notAfter: string;
-  /** When this certificate was bound (the last Authenticate that brought it). */
+  /** When the certificate was first bound to the device. */
   boundAt: string;
+  revokedAt: string | null;
+  revokedReason: BindingRevokedReason | null;
+  /** Whether it speaks for the device now: not revoked and not expired. */
+  active: boolean;
 }
 
-/** Read-only views of devices and enrollments. Secret values are never returned. */
+export interface DeviceWithCertificates extends DeviceView {
+  /** The newest active certificate (the one a renewed device uses), or null. */
+  certificate: CertificateView | null;
+  /** Every certificate ever bound to the device, oldest first, revoked ones included. */
+  certificates: CertificateView[];
+}
+
+/** Views of devices and enrollments, and certificate revocation. Secret values are never returned. */
 @Controller('api/v1')
 @UseGuards(ApiKeyGuard)
 export class InspectionController {
   constructor(
     @Inject(EnrollmentsQueries) private readonly queries: EnrollmentsQueries,
     @Inject(CertificateBindingsRepository) private readonly bindings: CertificateBindingsRepository,
+    @Inject(DatabaseService) private readonly db: DatabaseService,
+    @Inject(AppLogger) private readonly logger: AppLogger,
   ) {}
 
-  /** The device, its enrollments, and the identity certificate bound to it (never the key). */
+  /** The device, its enrollments, and the identity certificates bound to it (never a key). */
   @Get('devices/:udid')
-  async device(@Param('udid') udid: string): Promise<DeviceView & { certificate: CertificateView | null }> {
+  async device(@Param('udid') udid: string): Promise<DeviceWithCertificates> {
     const device = await this.queries.device(udid);
     if (device === undefined) throw new NotFoundException(`no device ${udid}`);
-    const binding = await this.bindings.view(udid);
-    return {
-      ...device,
-      certificate:
-        binding === undefined
-          ? null
-          : {
-              fingerprint: binding.fingerprint,
-              subject: binding.subject,
-              notAfter: binding.notAfter.toISOString(),
-              boundAt: binding.updatedAt.toISOString(),
-            },
-    };
+    const now = Date.now();
+    const certificates = (await this.bindings.history(udid)).map((b) => certificateView(b, now));
+    const active = certificates.filter((c) => c.active);
+    return { ...device, certificate: active[active.length - 1] ?? null, certificates };
+  }
+
+  /**
+   * Revokes one certificate of the device: it no longer speaks for the device (nor for any
+   * other), for ever. Revoking a revoked certificate changes nothing and succeeds.
+   */
+  @Delete('devices/:udid/certificates/:sha256')
+  @HttpCode(204)
+  async revokeCertificate(@Param('udid') udid: string, @Param('sha256') sha256: string): Promise<void> {
+    if (!/^[0-9a-fA-F]{64}$/.test(sha256)) {
+      throw new BadRequestException('the certificate is named by its SHA-256 fingerprint: 64 hex digits');
+    }
+    const fingerprint = sha256.toLowerCase();
+    const now = new Date();
+    const outcome = await this.db.transaction((tx) =>
+      this.bindings.revoke(tx, udid, fingerprint, 'administrator', now),
+    );
+    if (outcome === 'unknown') throw new NotFoundException(`device ${udid} has no certificate ${fingerprint}`);
+    if (outcome === 'revoked') {
+      const active = (await this.bindings.history(udid)).filter((b) => b.revokedAt === null).map((b) => b.fingerprint);
+      this.logger.emit('warn', 'certificate bindings changed', {
+        deviceId: udid,
+        oldFingerprints: [...active, fingerprint],
+        newFingerprint: null,
+        revokedFingerprints: [fingerprint],
+        revokedReason: 'administrator',
+        activeFingerprints: active,
+      });
+    }
   }
 
   /** The device's users (macOS users, Shared iPad users, the User Enrollment user) and their channels. */
@@ -57,4 +104,16 @@ export class InspectionController {
     if (enrollment === undefined) throw new NotFoundException(`no enrollment ${id}`);
     return enrollment;
   }
+}
+
+function certificateView(b: BindingView, now: number): CertificateView {
+  return {
+    fingerprint: b.fingerprint,
+    subject: b.subject,
+    notAfter: b.notAfter.toISOString(),
+    boundAt: b.boundAt.toISOString(),
+    revokedAt: b.revokedAt?.toISOString() ?? null,
+    revokedReason: b.revokedReason,
+    active: b.revokedAt === null && b.notAfter.getTime() > now,
+  };
 }

@@ -48,6 +48,7 @@ describe('loadConfig defaults', () => {
         certHeader: 'client-cert',
         clockSkewSeconds: 300,
         bindRetroactively: false,
+        certMatch: 'none',
       },
       maid: undefined,
       watchPairing: { signingKeyFile: undefined, verifyKeysFile: undefined, ttlSeconds: 600 },
@@ -362,6 +363,7 @@ describe('device identity configuration', () => {
       DEVICE_CERT_HEADER: 'X-SSL-Client-Cert',
       DEVICE_CLOCK_SKEW_SECONDS: '600',
       DEVICE_CERT_BIND_RETRO: 'true',
+      DEVICE_CERT_MATCH: 'udid-or-serial',
     }).deviceIdentity;
     assert.deepStrictEqual(id, {
       mode: 'header',
@@ -370,7 +372,9 @@ describe('device identity configuration', () => {
       certHeader: 'x-ssl-client-cert',
       clockSkewSeconds: 600,
       bindRetroactively: true,
+      certMatch: 'udid-or-serial',
     });
+    assertConfigError(() => load({ DEVICE_CERT_MATCH: 'cn' }), 'DEVICE_CERT_MATCH', /must be one of/);
   });
 
   it('refuses DEVICE_AUTH=none in production, and production without a CA', () => {

@@ -38,7 +38,12 @@ export interface DeviceIdentityConfig {
   readonly clockSkewSeconds: number;
   /** Bind a certificate to an enrollment that has none yet (migrated from another server). */
   readonly bindRetroactively: boolean;
+  /** Which device name a certificate must carry to speak for a device (DEVICE_CERT_MATCH). */
+  readonly certMatch: DeviceCertMatch;
 }
+
+/** `none`: any certificate of the CA; otherwise the certificate must name the device's UDID and/or serial. */
+export type DeviceCertMatch = 'none' | 'udid' | 'serial' | 'udid-or-serial';
 export type LogFormat = 'json' | 'text';
 
 export interface AppConfig {
@@ -215,6 +220,7 @@ function deviceIdentityConfig(env: Env, cwd: string, production: boolean): Devic
     certHeader: header,
     clockSkewSeconds: integer(env, 'DEVICE_CLOCK_SKEW_SECONDS', 300, 0, 7 * 24 * 3600),
     bindRetroactively: boolean(env, 'DEVICE_CERT_BIND_RETRO', false),
+    certMatch: oneOf<DeviceCertMatch>(env, 'DEVICE_CERT_MATCH', ['none', 'udid', 'serial', 'udid-or-serial'], 'none'),
   };
 }
 

@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import type { EntityManager } from 'typeorm';
@@ -28,6 +29,8 @@ const MAX_ATTEMPTS = 3;
 export class DatabaseService {
   readonly driver: Driver;
   private sqliteQueue: Promise<unknown> = Promise.resolve();
+  /** The transaction opened by {@link enclosingTransaction} that the current async flow runs in. */
+  private readonly enclosing = new AsyncLocalStorage<{ tx: SqlRunner; savepoints: number }>();
 
   constructor(readonly dataSource: DataSource) {
     this.driver = dataSource.options.type === 'better-sqlite3' ? 'sqlite' : 'mysql';
@@ -35,6 +38,8 @@ export class DatabaseService {
 
   /** Runs `work` in one transaction; commits when it resolves, rolls back when it throws. */
   async transaction<T>(work: (tx: SqlRunner) => Promise<T>): Promise<T> {
+    const outer = this.enclosing.getStore();
+    if (outer !== undefined) return nested(outer, work);
     if (this.driver === 'sqlite') return this.serialized(() => this.dataSource.transaction((m) => work(runner(m))));
     for (let attempt = 1; ; attempt++) {
       try {
@@ -50,8 +55,20 @@ export class DatabaseService {
 
   /** A single statement outside any explicit transaction (atomic on its own). */
   query<T = unknown>(sql: string, params: readonly unknown[] = []): Promise<T> {
+    const outer = this.enclosing.getStore();
+    if (outer !== undefined) return outer.tx.query<T>(sql, params);
     if (this.driver === 'sqlite') return this.serialized(() => this.dataSource.query<T>(sql, params as unknown[]));
     return this.dataSource.query<T>(sql, params as unknown[]);
+  }
+
+  /**
+   * Runs `work` in one transaction that every `transaction` and `query` called through this
+   * service from inside it (same async flow) joins, a nested transaction as a savepoint: for
+   * middleware whose own write must commit or roll back with a handler that opens its own
+   * transactions (the retroactive certificate binding).
+   */
+  enclosingTransaction<T>(work: (tx: SqlRunner) => Promise<T>): Promise<T> {
+    return this.transaction((tx) => this.enclosing.run({ tx, savepoints: 0 }, () => work(tx)));
   }
 
   private serialized<T>(work: () => Promise<T>): Promise<T> {
@@ -88,6 +105,27 @@ export class DatabaseService {
 
 function runner(m: EntityManager): SqlRunner {
   return { query: <T>(sql: string, params: readonly unknown[] = []) => m.query<T>(sql, params as unknown[]) };
+}
+
+/** A transaction inside an enclosing one: a savepoint, so it still rolls back alone when it throws. */
+async function nested<T>(
+  outer: { tx: SqlRunner; savepoints: number },
+  work: (tx: SqlRunner) => Promise<T>,
+): Promise<T> {
+  outer.savepoints += 1;
+  const name = `nested_${outer.savepoints}`;
+  await outer.tx.query(`SAVEPOINT ${name}`);
+  let result: T;
+  try {
+    result = await work(outer.tx);
+  } catch (err) {
+    // A deadlock has already rolled the whole transaction back, savepoint included: the
+    // enclosing transaction sees the original error either way.
+    await outer.tx.query(`ROLLBACK TO SAVEPOINT ${name}`).catch(() => undefined);
+    throw err;
+  }
+  await outer.tx.query(`RELEASE SAVEPOINT ${name}`);
+  return result;
 }
 
 function driverCode(err: unknown): string | undefined {

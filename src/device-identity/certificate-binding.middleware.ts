@@ -2,63 +2,88 @@ import { Inject, Injectable } from '@nestjs/common';
 import { CheckinError, CheckinErrorCode } from '../checkin/checkin.errors.js';
 import type { CheckinContext, CheckinMiddleware, CheckinResult } from '../checkin/checkin.types.js';
 import { APP_CONFIG } from '../config/config.js';
-import type { AppConfig } from '../config/config.js';
-import { EnrollmentsService } from '../enrollments/enrollments.service.js';
+import type { AppConfig, DeviceCertMatch } from '../config/config.js';
 import { DatabaseService, isUniqueViolation } from '../database/database.service.js';
+import type { SqlRunner } from '../database/database.service.js';
+import { EnrollmentsService } from '../enrollments/enrollments.service.js';
+import { AppLogger } from '../logging/app-logger.js';
 import { CertificateBindingsRepository } from './certificate-bindings.repository.js';
+import type { BindingState } from './certificate-bindings.repository.js';
+import { namesInclude } from './certificate-names.js';
+import type { VerifiedCertificate } from './certificate-verifier.js';
+import type { BindingRevokedReason } from './entities/certificate-binding.entity.js';
+
+/** A change of a device's bindings, logged once its transaction has committed. */
+interface BindingChange {
+  added: string | null;
+  revoked: string[];
+  reason: BindingRevokedReason | null;
+  /** The device's active bindings before the change. */
+  before: string[];
+  /** The device's very first binding (a new enrollment): routine, logged at info. */
+  first?: boolean;
+}
 
 /**
- * Certificate binding ("cert auth" in the Go servers): the certificate of an Authenticate is
- * bound to the device, and every later message of that device — and of its user channels —
- * must come with that same certificate. A certificate bound to another device is refused
- * (no reuse), so a valid identity cannot speak for someone else's UDID. A fresh Authenticate
- * with a new certificate re-binds (re-enrollment). An Authenticate's binding commits in the
- * handler's transaction; other checks happen before the handler; a refused message binds
- * nothing.
+ * Certificate binding ("cert auth" in the Go servers): every message of a device, and of its
+ * user channels, must come with a certificate bound to that device.
+ *
+ * - Authenticate with a new certificate *adds* it: the device's other certificates keep
+ *   working (identity renewal), so a stranger's certificate from the same CA cannot lock the
+ *   genuine device out. With DEVICE_CERT_MATCH the certificate must name the device, and a
+ *   new one that does replaces the others (it proves the owner).
+ * - A binding ends when the certificate expires, when an administrator revokes it, when a
+ *   matching certificate replaces it, or (the others than the sender's) at the device
+ *   channel's CheckOut. A revoked binding stays revoked: an Authenticate replayed with that
+ *   certificate gets 403 and restores nothing.
+ * - A certificate belongs to one device for ever; any other device gets 403.
+ *
+ * Binding writes commit in the message's own transaction; every refusal happens before the
+ * handler or rolls its transaction back, so a refused message changes nothing.
  */
 @Injectable()
 export class CertificateBindingMiddleware implements CheckinMiddleware {
   readonly name = 'certificate-binding';
   private readonly retro: boolean;
+  private readonly match: DeviceCertMatch;
 
   constructor(
     @Inject(CertificateBindingsRepository) private readonly bindings: CertificateBindingsRepository,
     @Inject(EnrollmentsService) private readonly enrollments: EnrollmentsService,
     @Inject(DatabaseService) private readonly db: DatabaseService,
+    @Inject(AppLogger) private readonly logger: AppLogger,
     @Inject(APP_CONFIG) config: AppConfig,
   ) {
     this.retro = config.deviceIdentity.bindRetroactively;
+    this.match = config.deviceIdentity.certMatch;
   }
 
-  async handle(_message: object, ctx: CheckinContext, next: () => Promise<CheckinResult>): Promise<CheckinResult> {
+  async handle(message: object, ctx: CheckinContext, next: () => Promise<CheckinResult>): Promise<CheckinResult> {
     const cert = ctx.certificate;
     if (cert === null) return next();
     const deviceId = ctx.enrollment.deviceId;
     ctx.logFields.certificate = cert.fingerprint.slice(0, 16);
+    await this.requireMatch(message, ctx, cert);
+    if (ctx.messageType === 'Authenticate') return this.authenticate(ctx, cert, next);
 
-    if (ctx.messageType === 'Authenticate') {
-      // Bound in the handler's own transaction: the device and its binding commit together,
-      // and a certificate bound to another device (unique fingerprint) rolls both back.
-      ctx.transactionalWrites.add((tx) => this.bindings.bind(tx, deviceId, cert, ctx.receivedAt, true));
-      let result: CheckinResult;
-      try {
-        result = await next();
-      } catch (err) {
-        if (isUniqueViolation(err)) throw reused();
-        throw err;
-      }
-      if (ctx.transactionalWrites.pending) await this.write(deviceId, cert, ctx, true);
-      ctx.logFields.certificateBound = true;
-      return result;
+    const all = await this.bindings.ofDevice(this.db, deviceId);
+    const mine = all.find((b) => b.fingerprint === cert.fingerprint);
+    if (mine !== undefined) {
+      if (mine.revoked) throw revoked(deviceId);
+      if (ctx.messageType === 'CheckOut' && ctx.enrollment.channel === 'device') return this.checkOut(ctx, cert, next);
+      return next();
     }
-
-    const bound = await this.bindings.fingerprintOf(deviceId);
-    if (bound === cert.fingerprint) return next();
-    if (bound !== undefined) {
-      throw new CheckinError(CheckinErrorCode.Forbidden, `the certificate is not the one bound to ${deviceId}`);
+    if (all.some((b) => !b.revoked)) {
+      throw new CheckinError(CheckinErrorCode.Forbidden, `the certificate is not one of those bound to ${deviceId}`);
     }
-    // Nothing bound: an unknown device gets the handler's own answer (400); a device
-    // migrated from another server is bound now when DEVICE_CERT_BIND_RETRO allows it.
+    if (all.length > 0) {
+      throw new CheckinError(
+        CheckinErrorCode.Forbidden,
+        `every certificate bound to ${deviceId} was revoked: the device must enroll again (Authenticate)`,
+      );
+    }
+    // Never bound: an unknown device gets the handler's own answer (400); a device migrated
+    // from another server is bound now when DEVICE_CERT_BIND_RETRO allows it.
     if (!(await this.enrollments.deviceExists(deviceId))) return next();
     if (!this.retro) {
       throw new CheckinError(
@@ -66,33 +91,152 @@ export class CertificateBindingMiddleware implements CheckinMiddleware {
         `no certificate is bound to ${deviceId}: the device must enroll again (or set DEVICE_CERT_BIND_RETRO=true for migrated devices)`,
       );
     }
-    await this.refuseIfOwnedByAnother(cert.fingerprint, deviceId);
-    const result = await next();
-    await this.write(deviceId, cert, ctx, false);
+    const owner = await this.bindings.byFingerprint(this.db, cert.fingerprint);
+    if (owner !== undefined) throw reused();
+    const result = await this.inOneTransaction(async (tx) => {
+      const r = await next();
+      await this.bindings.add(tx, deviceId, cert, ctx.receivedAt);
+      return r;
+    });
     ctx.logFields.certificateBound = 'retroactively';
+    this.logChange(ctx, { added: cert.fingerprint, revoked: [], reason: null, before: [] });
     return result;
   }
 
-  private async refuseIfOwnedByAnother(fingerprint: string, deviceId: string): Promise<void> {
-    const owner = await this.bindings.ownerOf(fingerprint);
-    if (owner !== undefined && owner !== deviceId) throw reused();
+  /** The certificate must name the device it speaks for (DEVICE_CERT_MATCH); 403 before anything is written. */
+  private async requireMatch(message: object, ctx: CheckinContext, cert: VerifiedCertificate): Promise<void> {
+    if (this.match === 'none') return;
+    const deviceId = ctx.enrollment.deviceId;
+    if (this.match !== 'serial' && namesInclude(cert.names, deviceId)) return;
+    if (this.match !== 'udid') {
+      // The serial the server already knows wins: otherwise a certificate naming the
+      // attacker's own serial could take over another UDID by claiming that serial.
+      const stored = await this.enrollments.deviceSerialNumber(deviceId);
+      const sent = (message as { SerialNumber?: unknown }).SerialNumber;
+      const serial = stored ?? (ctx.messageType === 'Authenticate' && typeof sent === 'string' ? sent : undefined);
+      if (namesInclude(cert.names, serial)) return;
+    }
+    const wanted = { udid: 'UDID', serial: 'serial number', 'udid-or-serial': 'UDID or serial number' }[this.match];
+    throw new CheckinError(
+      CheckinErrorCode.Forbidden,
+      `the certificate does not name the device's ${wanted} (DEVICE_CERT_MATCH=${this.match})`,
+    );
   }
 
-  private async write(
-    deviceId: string,
-    cert: NonNullable<CheckinContext['certificate']>,
+  /** Authenticate: the binding is written in the handler's transaction, with the device. */
+  private async authenticate(
     ctx: CheckinContext,
-    replace: boolean,
-  ): Promise<void> {
+    cert: VerifiedCertificate,
+    next: () => Promise<CheckinResult>,
+  ): Promise<CheckinResult> {
+    const deviceId = ctx.enrollment.deviceId;
+    // Checked inside the handler's transaction (one read), where a refusal rolls the device's
+    // writes back and the primary key settles a race; a refusal is rare, so no read before.
+    let change: BindingChange | undefined;
+    const write = async (tx: SqlRunner): Promise<void> => {
+      change = await this.bindOnAuthenticate(tx, deviceId, cert, ctx.receivedAt);
+    };
+    ctx.transactionalWrites.add(write);
+    let result: CheckinResult;
     try {
-      await this.db.transaction((tx) => this.bindings.bind(tx, deviceId, cert, ctx.receivedAt, replace));
+      result = await next();
+      // A handler that wrote nothing in a transaction of its own: bind on our own.
+      if (ctx.transactionalWrites.pending) await this.db.transaction(write);
     } catch (err) {
-      // Lost a race with another device binding the same certificate, or (retro) with the
-      // device's own first binding: the handler's writes stand, the binding does not.
+      if (isUniqueViolation(err)) throw reused();
+      throw err;
+    }
+    ctx.logFields.certificateBound = true;
+    if (change !== undefined) this.logChange(ctx, change);
+    return result;
+  }
+
+  private async bindOnAuthenticate(
+    tx: SqlRunner,
+    deviceId: string,
+    cert: VerifiedCertificate,
+    now: Date,
+  ): Promise<BindingChange | undefined> {
+    const rows = await this.bindings.ofDeviceOrCertificate(tx, deviceId, cert.fingerprint);
+    const mine = rows.find((b) => b.fingerprint === cert.fingerprint);
+    refuseForeignOrRevoked(mine, deviceId);
+    const all = rows.filter((b) => b.deviceId === deviceId);
+    const before = all.filter((b) => !b.revoked).map((b) => b.fingerprint);
+    const added = mine === undefined;
+    if (added) await this.bindings.add(tx, deviceId, cert, now);
+    // Only a certificate that names the device may push the others out.
+    const revokedNow =
+      this.match === 'none' ? [] : await this.bindings.revokeOthers(tx, deviceId, cert.fingerprint, 'replaced', now);
+    if (!added && revokedNow.length === 0) return undefined;
+    return {
+      added: added ? cert.fingerprint : null,
+      revoked: revokedNow,
+      reason: 'replaced',
+      before,
+      first: all.length === 0,
+    };
+  }
+
+  /** The device leaves: the certificates other than the one it checked out with stop, with its enrollments. */
+  private async checkOut(
+    ctx: CheckinContext,
+    cert: VerifiedCertificate,
+    next: () => Promise<CheckinResult>,
+  ): Promise<CheckinResult> {
+    const deviceId = ctx.enrollment.deviceId;
+    let revokedNow: string[] = [];
+    const result = await this.inOneTransaction(async (tx) => {
+      const r = await next();
+      revokedNow = await this.bindings.revokeOthers(tx, deviceId, cert.fingerprint, 'checkout', ctx.receivedAt);
+      return r;
+    });
+    if (revokedNow.length > 0) {
+      this.logChange(ctx, {
+        added: null,
+        revoked: revokedNow,
+        reason: 'checkout',
+        before: [cert.fingerprint, ...revokedNow],
+      });
+    }
+    return result;
+  }
+
+  /** Runs the handler and `work`'s writes in one transaction that the handler's own transactions join. */
+  private async inOneTransaction<T>(work: (tx: SqlRunner) => Promise<T>): Promise<T> {
+    try {
+      return await this.db.enclosingTransaction(work);
+    } catch (err) {
+      // Lost a race with another device binding the same certificate (retro): nothing stands.
       if (isUniqueViolation(err)) throw reused();
       throw err;
     }
   }
+
+  private logChange(ctx: CheckinContext, change: BindingChange): void {
+    const active = change.before.filter((f) => !change.revoked.includes(f));
+    // A device's first certificate is every enrollment's routine; any later change is what an
+    // operator must see (renewal, a stranger adding itself, revocation).
+    this.logger.emit(change.first === true ? 'info' : 'warn', 'certificate bindings changed', {
+      deviceId: ctx.enrollment.deviceId,
+      messageType: ctx.messageType,
+      requestId: ctx.requestId,
+      oldFingerprints: change.before,
+      newFingerprint: change.added,
+      revokedFingerprints: change.revoked,
+      ...(change.revoked.length > 0 ? { revokedReason: change.reason } : {}),
+      activeFingerprints: change.added === null ? active : [...active, change.added],
+    });
+  }
+}
+
+function refuseForeignOrRevoked(binding: BindingState | undefined, deviceId: string): void {
+  if (binding === undefined) return;
+  if (binding.deviceId !== deviceId) throw reused();
+  if (binding.revoked) throw revoked(deviceId);
+}
+
+function revoked(deviceId: string): CheckinError {
+  return new CheckinError(CheckinErrorCode.Forbidden, `the certificate was revoked for ${deviceId}`);
 }
 
 function reused(): CheckinError {

@@ -2,72 +2,138 @@ import { Inject, Injectable } from '@nestjs/common';
 import { DatabaseService } from '../database/database.service.js';
 import type { SqlRunner } from '../database/database.service.js';
 import type { VerifiedCertificate } from './certificate-verifier.js';
+import type { BindingRevokedReason } from './entities/certificate-binding.entity.js';
 
+/** One row of a device's binding history. */
 export interface BindingView {
   fingerprint: string;
   subject: string;
   notAfter: Date;
-  updatedAt: Date;
+  boundAt: Date;
+  revokedAt: Date | null;
+  revokedReason: BindingRevokedReason | null;
 }
 
-/** The certificate_bindings table: one certificate per device, one device per certificate. */
+/** What the check-in path needs to know of a binding. */
+export interface BindingState {
+  fingerprint: string;
+  deviceId: string;
+  revoked: boolean;
+}
+
+type Row = {
+  fingerprint: string;
+  device_id: string;
+  subject: string;
+  not_after: Date | string;
+  bound_at: Date | string;
+  revoked_at: Date | string | null;
+  revoked_reason: BindingRevokedReason | null;
+};
+
+/**
+ * The certificate_bindings table: one row per certificate, ever bound to exactly one device.
+ * A device holds any number of active rows; revoked rows stay as history and as a refusal.
+ */
 @Injectable()
 export class CertificateBindingsRepository {
   constructor(@Inject(DatabaseService) private readonly db: DatabaseService) {}
 
-  async fingerprintOf(deviceId: string): Promise<string | undefined> {
-    const rows = await this.db.query<{ f: string }[]>(
-      'SELECT fingerprint AS f FROM certificate_bindings WHERE device_id = ?',
+  /** Every binding of the device, active and revoked (a handful at most). */
+  async ofDevice(runner: SqlRunner, deviceId: string): Promise<BindingState[]> {
+    const rows = await runner.query<{ fingerprint: string; revoked_at: unknown }[]>(
+      'SELECT fingerprint, revoked_at FROM certificate_bindings WHERE device_id = ?',
       [deviceId],
     );
-    return rows[0]?.f;
+    return rows.map((r) => ({ fingerprint: r.fingerprint, deviceId, revoked: r.revoked_at !== null }));
   }
 
-  async ownerOf(fingerprint: string): Promise<string | undefined> {
-    const rows = await this.db.query<{ d: string }[]>(
-      'SELECT device_id AS d FROM certificate_bindings WHERE fingerprint = ?',
+  /** The device's bindings and the certificate's own (whichever device it belongs to), in one read. */
+  async ofDeviceOrCertificate(runner: SqlRunner, deviceId: string, fingerprint: string): Promise<BindingState[]> {
+    const rows = await runner.query<{ fingerprint: string; device_id: string; revoked_at: unknown }[]>(
+      'SELECT fingerprint, device_id, revoked_at FROM certificate_bindings WHERE device_id = ? OR fingerprint = ?',
+      [deviceId, fingerprint],
+    );
+    return rows.map((r) => ({ fingerprint: r.fingerprint, deviceId: r.device_id, revoked: r.revoked_at !== null }));
+  }
+
+  /** The binding of a certificate, whichever device it belongs to. */
+  async byFingerprint(runner: SqlRunner, fingerprint: string): Promise<BindingState | undefined> {
+    const rows = await runner.query<{ device_id: string; revoked_at: unknown }[]>(
+      'SELECT device_id, revoked_at FROM certificate_bindings WHERE fingerprint = ?',
       [fingerprint],
     );
-    return rows[0]?.d;
-  }
-
-  async view(deviceId: string): Promise<BindingView | undefined> {
-    const rows = await this.db.query<
-      {
-        fingerprint: string;
-        subject: string;
-        not_after: Date | string;
-        updated_at: Date | string;
-      }[]
-    >('SELECT fingerprint, subject, not_after, updated_at FROM certificate_bindings WHERE device_id = ?', [deviceId]);
     const r = rows[0];
-    if (r === undefined) return undefined;
-    return {
-      fingerprint: r.fingerprint,
-      subject: r.subject,
-      notAfter: this.db.readDate(r.not_after),
-      updatedAt: this.db.readDate(r.updated_at),
-    };
+    return r === undefined ? undefined : { fingerprint, deviceId: r.device_id, revoked: r.revoked_at !== null };
   }
 
   /**
-   * Binds `cert` to the device; with `replace`, an earlier binding of the device goes
-   * (re-enrollment). A certificate bound to another device fails on the unique fingerprint.
-   * Not an upsert: MySQL's ON DUPLICATE KEY UPDATE would silently update the other device's
-   * row on a fingerprint clash instead of failing. Run it in a transaction when replacing.
+   * Adds `cert` to the device's bindings. A certificate already bound anywhere fails on the
+   * primary key: never an upsert, which could silently move another device's row.
    */
-  async bind(
+  async add(runner: SqlRunner, deviceId: string, cert: VerifiedCertificate, now: Date): Promise<void> {
+    await runner.query(
+      'INSERT INTO certificate_bindings (fingerprint, device_id, subject, not_after, bound_at) VALUES (?, ?, ?, ?, ?)',
+      [cert.fingerprint, deviceId, cert.subject.slice(0, 1024), this.db.date(cert.notAfter), this.db.date(now)],
+    );
+  }
+
+  /** Revokes the device's active bindings except `keep`; returns the fingerprints revoked. */
+  async revokeOthers(
     runner: SqlRunner,
     deviceId: string,
-    cert: VerifiedCertificate,
+    keep: string,
+    reason: BindingRevokedReason,
     now: Date,
-    replace: boolean,
-  ): Promise<void> {
-    const at = this.db.date(now);
-    if (replace) await runner.query('DELETE FROM certificate_bindings WHERE device_id = ?', [deviceId]);
-    await runner.query(
-      'INSERT INTO certificate_bindings (device_id, fingerprint, subject, not_after, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)',
-      [deviceId, cert.fingerprint, cert.subject.slice(0, 1024), this.db.date(cert.notAfter), at, at],
+  ): Promise<string[]> {
+    const rows = await runner.query<{ fingerprint: string }[]>(
+      'SELECT fingerprint FROM certificate_bindings WHERE device_id = ? AND revoked_at IS NULL AND fingerprint <> ?',
+      [deviceId, keep],
     );
+    if (rows.length === 0) return [];
+    const revoked = rows.map((r) => r.fingerprint);
+    await runner.query(
+      `UPDATE certificate_bindings SET revoked_at = ?, revoked_reason = ? WHERE device_id = ? AND revoked_at IS NULL AND fingerprint IN (${revoked.map(() => '?').join(', ')})`,
+      [this.db.date(now), reason, deviceId, ...revoked],
+    );
+    return revoked;
+  }
+
+  /**
+   * Revokes one binding of the device. `unknown` when the device has no such certificate;
+   * `already` when it was revoked before (its first revocation is kept).
+   */
+  async revoke(
+    runner: SqlRunner,
+    deviceId: string,
+    fingerprint: string,
+    reason: BindingRevokedReason,
+    now: Date,
+  ): Promise<'revoked' | 'already' | 'unknown'> {
+    const state = await this.byFingerprint(runner, fingerprint);
+    if (state === undefined || state.deviceId !== deviceId) return 'unknown';
+    if (state.revoked) return 'already';
+    await runner.query(
+      'UPDATE certificate_bindings SET revoked_at = ?, revoked_reason = ? WHERE fingerprint = ? AND revoked_at IS NULL',
+      [this.db.date(now), reason, fingerprint],
+    );
+    return 'revoked';
+  }
+
+  /** The device's binding history, oldest first. */
+  async history(deviceId: string): Promise<BindingView[]> {
+    const rows = await this.db.query<Row[]>(
+      'SELECT fingerprint, device_id, subject, not_after, bound_at, revoked_at, revoked_reason ' +
+        'FROM certificate_bindings WHERE device_id = ? ORDER BY bound_at, fingerprint',
+      [deviceId],
+    );
+    return rows.map((r) => ({
+      fingerprint: r.fingerprint,
+      subject: r.subject,
+      notAfter: this.db.readDate(r.not_after),
+      boundAt: this.db.readDate(r.bound_at),
+      revokedAt: r.revoked_at === null ? null : this.db.readDate(r.revoked_at),
+      revokedReason: r.revoked_reason,
+    }));
   }
 }

@@ -1,4 +1,5 @@
 import { createHash, X509Certificate } from 'node:crypto';
+import { certificateNames } from './certificate-names.js';
 
 /** A device identity certificate that chains to a configured CA and is valid now. */
 export interface VerifiedCertificate {
@@ -6,6 +7,8 @@ export interface VerifiedCertificate {
   readonly fingerprint: string;
   readonly subject: string;
   readonly notAfter: Date;
+  /** The names the certificate gives its subject (see certificateNames), for DEVICE_CERT_MATCH. */
+  readonly names: readonly string[];
 }
 
 /**
@@ -99,6 +102,11 @@ export class CertificateVerifier {
     } catch {
       throw new IdentityError(400, 'the device certificate cannot be parsed');
     }
+    // A CA's own certificate (a configured anchor, or anything with basicConstraints CA=true)
+    // would otherwise verify against itself; it names no device and must never act as one.
+    if (leaf.ca || this.anchors.some((a) => a.raw.equals(leaf.raw))) {
+      throw new IdentityError(403, 'a CA certificate is not a device identity');
+    }
     this.checkValidity(leaf, now, 'device certificate');
     let from = new Date(leaf.validFrom).getTime();
     let to = new Date(leaf.validTo).getTime();
@@ -122,6 +130,7 @@ export class CertificateVerifier {
             fingerprint,
             subject: leaf.subject.replace(/\n/g, ', '),
             notAfter: new Date(leaf.validTo),
+            names: certificateNames(leaf),
           },
           from,
           to,

@@ -41,6 +41,10 @@ export interface IssueOptions {
   readonly notAfter?: Date;
   /** Extended key usages; default client authentication. */
   readonly extendedKeyUsages?: string[];
+  /** subjectAltName entries, e.g. `{ type: 'url', value: 'urn:udid:...' }`. */
+  readonly subjectAltNames?: { type: 'dns' | 'url' | 'email'; value: string }[];
+  /** The subject's serialNumber attribute (2.5.4.5), where some CAs put the device's serial. */
+  readonly subjectSerialNumber?: string;
 }
 
 function pem(label: string, der: ArrayBuffer): string {
@@ -119,9 +123,16 @@ export async function issueIdentity(
         new x509.BasicConstraintsExtension(false, undefined, true),
         new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment, true),
         new x509.ExtendedKeyUsageExtension(options.extendedKeyUsages ?? [x509.ExtendedKeyUsage.clientAuth]),
+        ...(options.subjectAltNames === undefined
+          ? []
+          : [new x509.SubjectAlternativeNameExtension(options.subjectAltNames)]),
       ];
+  const commonName = options.commonName.replace(/[,+=<>#;"\\]/g, '_');
   const cert = await x509.X509CertificateGenerator.create({
-    subject: `CN=${options.commonName.replace(/[,+=<>#;"\\]/g, '_')}`,
+    subject:
+      options.subjectSerialNumber === undefined
+        ? `CN=${commonName}`
+        : [{ CN: [commonName] }, { '2.5.4.5': [options.subjectSerialNumber] }],
     issuer: issuer.cert.subject,
     notBefore,
     notAfter: options.notAfter ?? new Date(notBefore.getTime() + 365 * 24 * 3600 * 1000),

@@ -89,6 +89,7 @@ export async function createDeviceIdentityService(
     clockSkewSeconds: id.clockSkewSeconds,
     ...(id.mode === 'header' ? { header: id.certHeader } : {}),
     bindRetroactively: id.bindRetroactively,
+    certMatch: id.certMatch,
   });
   return new DeviceIdentityService(
     new CertificateVerifier(anchors, intermediates, id.clockSkewSeconds),

@@ -36,6 +36,16 @@ export interface DeviceView {
   meid: string | null;
   hasUnlockToken: boolean;
   hasBootstrapToken: boolean;
+  /** When the UnlockToken held now was escrowed; null when none is held. */
+  unlockTokenAt: string | null;
+  /** When the bootstrap token held now was escrowed; null when none is held. */
+  bootstrapTokenAt: string | null;
+  /**
+   * Whether the secret held was escrowed before the device's last Authenticate: it survived a
+   * renewal or re-enrollment and may be stale. Null when none is held.
+   */
+  unlockTokenPredatesLastAuthenticate: boolean | null;
+  bootstrapTokenPredatesLastAuthenticate: boolean | null;
   lastAuthenticateAt: string | null;
   createdAt: string;
   updatedAt: string;
@@ -89,6 +99,10 @@ export class EnrollmentsQueries {
       meid: device.meid,
       hasUnlockToken,
       hasBootstrapToken: device.bootstrapTokenAt !== null,
+      unlockTokenAt: device.unlockTokenAt?.toISOString() ?? null,
+      bootstrapTokenAt: device.bootstrapTokenAt?.toISOString() ?? null,
+      unlockTokenPredatesLastAuthenticate: predates(device.unlockTokenAt, device.lastAuthenticateAt),
+      bootstrapTokenPredatesLastAuthenticate: predates(device.bootstrapTokenAt, device.lastAuthenticateAt),
       lastAuthenticateAt: device.lastAuthenticateAt?.toISOString() ?? null,
       createdAt: device.createdAt.toISOString(),
       updatedAt: device.updatedAt.toISOString(),
@@ -129,6 +143,12 @@ export class EnrollmentsQueries {
     if (e === null) return undefined;
     return enrollmentView(e, e.device?.unlockTokenAt != null);
   }
+}
+
+/** Whether a secret escrowed at `escrowedAt` is older than the last Authenticate. */
+function predates(escrowedAt: Date | null, lastAuthenticateAt: Date | null): boolean | null {
+  if (escrowedAt === null) return null;
+  return lastAuthenticateAt !== null && escrowedAt.getTime() < lastAuthenticateAt.getTime();
 }
 
 /** The UnlockToken belongs to the device channel; user channels never hold one. */

@@ -94,6 +94,14 @@ export class EnrollmentsRepository {
       : `${insert}ON DUPLICATE KEY UPDATE ${updates.join(', ')}`;
   }
 
+  /** The stored serial number; undefined when the device is unknown, null when it never sent one. */
+  async deviceSerialNumber(tx: SqlRunner, deviceId: string): Promise<string | null | undefined> {
+    const rows = await tx.query<{ s: string | null }[]>('SELECT serial_number AS s FROM devices WHERE id = ?', [
+      deviceId,
+    ]);
+    return rows.length === 0 ? undefined : (rows[0]?.s ?? null);
+  }
+
   async deviceExists(tx: SqlRunner, deviceId: string): Promise<boolean> {
     const rows = await tx.query<unknown[]>('SELECT 1 AS found FROM devices WHERE id = ?', [deviceId]);
     return rows.length > 0;
@@ -101,8 +109,9 @@ export class EnrollmentsRepository {
 
   /**
    * Creates the device or, on re-enrollment, updates it: new facts overwrite (absent ones
-   * keep the stored value), the last Authenticate is recorded, and the UnlockToken and
-   * bootstrap token of the previous enrollment are cleared.
+   * keep the stored value) and the last Authenticate is recorded. The escrowed UnlockToken
+   * and bootstrap token are kept: identity renewal is an Authenticate too, and the device
+   * never sends the bootstrap token again (a newer secret replaces them when it comes).
    */
   async upsertAuthenticatedDevice(
     tx: SqlRunner,
@@ -122,10 +131,6 @@ export class EnrollmentsRepository {
         ...factColumns.map((c) => this.keep('devices', c)),
         this.fresh('last_authenticate'),
         this.fresh('last_authenticate_at'),
-        'unlock_token = NULL',
-        'unlock_token_at = NULL',
-        'bootstrap_token = NULL',
-        'bootstrap_token_at = NULL',
         this.fresh('updated_at'),
       ],
     );

@@ -79,7 +79,15 @@ export class EnrollmentsService {
     return this.repo.deviceExists(this.db, deviceId);
   }
 
-  /** Authenticate: create the device, or re-enroll it. Returns whether it was known before. */
+  /** The device's stored serial number: undefined when the device is unknown, null when none was sent. */
+  async deviceSerialNumber(deviceId: string): Promise<string | null | undefined> {
+    return this.repo.deviceSerialNumber(this.db, deviceId);
+  }
+
+  /**
+   * Authenticate: create the device, or re-enroll it (enrollments disabled and counts reset
+   * until the next TokenUpdate; escrowed secrets kept). Returns whether it was known before.
+   */
   async authenticate(
     deviceId: string,
     facts: DeviceFacts,

@@ -13,7 +13,7 @@ import { AuthenticateMessage } from '../messages/authenticate.message.js';
  */
 export const MAX_AUTHENTICATE_BYTES = 65_535;
 
-/** Authenticate: create the device, or re-enroll it. */
+/** Authenticate: create the device, or re-enroll it (enrollments wait for TokenUpdate; escrowed secrets stay). */
 @CheckinHandler({ messageType: 'Authenticate', dto: AuthenticateMessage })
 @Injectable()
 export class AuthenticateHandler implements CheckinMessageHandler<AuthenticateMessage> {
