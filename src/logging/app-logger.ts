@@ -10,6 +10,36 @@ export interface LogSink {
   write(line: string): void;
 }
 
+/**
+ * Characters that end or reshape a line on a terminal or in a log shipper: C0 and C1
+ * controls (newline, carriage return, escape, NEL) and the Unicode line and paragraph
+ * separators.
+ */
+const LINE_BREAKING = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g;
+/** What makes a text-format value need quotes: line-breaking characters, spaces, quotes, '=' or '\\'. */
+const NEEDS_QUOTES = /[\u0000-\u0020\u007f-\u009f\u2028\u2029"=\\]/;
+
+const SHORT_ESCAPES: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
+
+function escapeChar(c: string): string {
+  return SHORT_ESCAPES[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`;
+}
+
+/** JSON text with the separators JSON leaves raw escaped too. */
+function lineSafe(json: string): string {
+  return json.replace(LINE_BREAKING, escapeChar);
+}
+
+/** A message or key: kept as written, but no character can break the line. */
+function plainText(text: string): string {
+  return text.replace(LINE_BREAKING, escapeChar);
+}
+
+/** A string field: bare when that is unambiguous, else a JSON string (escaped, quoted). */
+function textValue(v: string): string {
+  return v !== '' && !NEEDS_QUOTES.test(v) ? v : lineSafe(JSON.stringify(v));
+}
+
 const stdoutSink: LogSink = { write: (line) => process.stdout.write(line) };
 
 /**
@@ -42,11 +72,13 @@ export class AppLogger implements LoggerService {
       this.sink.write(`${JSON.stringify(line)}\n`);
       return;
     }
+    // Values may come from a body nobody has verified: escaped, they cannot start a line of
+    // their own or pass for another field.
     const extra = Object.entries(fields)
       .filter(([, v]) => v !== undefined)
-      .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
+      .map(([k, v]) => `${plainText(k)}=${typeof v === 'string' ? textValue(v) : lineSafe(JSON.stringify(v) ?? String(v))}`)
       .join(' ');
-    this.sink.write(`${time} ${level.toUpperCase().padEnd(5)} ${msg}${extra ? ` ${extra}` : ''}\n`);
+    this.sink.write(`${time} ${level.toUpperCase().padEnd(5)} ${plainText(msg)}${extra ? ` ${extra}` : ''}\n`);
   }
 
   fatal(message: unknown, ...rest: unknown[]): void {
