@@ -76,7 +76,10 @@ export class AppLogger implements LoggerService {
     // their own or pass for another field.
     const extra = Object.entries(fields)
       .filter(([, v]) => v !== undefined)
-      .map(([k, v]) => `${plainText(k)}=${typeof v === 'string' ? textValue(v) : lineSafe(JSON.stringify(v) ?? String(v))}`)
+      .map(
+        ([k, v]) =>
+          `${plainText(k)}=${typeof v === 'string' ? textValue(v) : lineSafe(JSON.stringify(v) ?? String(v))}`,
+      )
       .join(' ');
     this.sink.write(`${time} ${level.toUpperCase().padEnd(5)} ${plainText(msg)}${extra ? ` ${extra}` : ''}\n`);
   }

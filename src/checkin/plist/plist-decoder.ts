@@ -58,6 +58,7 @@ const EXPANSION_ALLOWANCE = 16 * 1024;
 const SLOT_COST = 8;
 const CONTAINER_COST = 32;
 const BOXED_COST = 32;
+const TOO_LARGE = 'the decoded values would be too large for the body size';
 
 /** Decodes an XML or binary plist. Throws {@link PlistDecodeError} on anything else. */
 export function decodePlist(
@@ -107,11 +108,16 @@ class Meter {
     }
   }
 
-  /** One more value; false when there are too many. */
+  /** One more value, taking a slot in its container; false when there are too many. */
   value(): boolean {
     this.work++;
     this.decodedBytes += SLOT_COST;
     return ++this.values <= this.maxValues;
+  }
+
+  /** Whether the decoded values have outgrown the budget. */
+  over(): boolean {
+    return this.decodedBytes > this.budget;
   }
 
   /** Bytes of decoded output; false when over the budget. */
@@ -379,10 +385,11 @@ class XmlPlistReader {
 
   private count(): void {
     if (!this.meter.value()) throw this.error('too many values');
+    if (this.meter.over()) throw this.error(TOO_LARGE);
   }
 
   private spend(bytes: number): void {
-    if (!this.meter.spend(bytes)) throw this.error('the decoded values would be too large for the body size');
+    if (!this.meter.spend(bytes)) throw this.error(TOO_LARGE);
   }
 
   private readValue(depth: number): PlistValue {
@@ -472,7 +479,8 @@ class XmlPlistReader {
     // Leading zeros do not count: only the significant digits go to BigInt.
     let significant = digitsStart;
     while (significant < text.length - 1 && text.charCodeAt(significant) === 0x30) significant++;
-    if (text.length - significant > (hex ? 32 : 39)) throw this.error(`<integer> "${text.slice(0, 20)}" is out of range`);
+    if (text.length - significant > (hex ? 32 : 39))
+      throw this.error(`<integer> "${text.slice(0, 20)}" is out of range`);
     const magnitude = BigInt((hex ? '0x' : '') + text.slice(significant));
     const value = first === MINUS ? -magnitude : magnitude;
     if (value < INT128_MIN || value > UINT128_MAX) throw this.error(`<integer> "${text.slice(0, 20)}" is out of range`);
@@ -635,7 +643,7 @@ class BinaryPlistReader {
   }
 
   private spend(bytes: number): void {
-    if (!this.meter.spend(bytes)) throw this.error('the decoded values would be too large for the body size');
+    if (!this.meter.spend(bytes)) throw this.error(TOO_LARGE);
   }
 
   private uint(at: number, size: number): number {
@@ -673,6 +681,7 @@ class BinaryPlistReader {
 
   private object(index: number, depth: number, path: Set<number>): PlistValue {
     if (!this.meter.value()) throw this.error('too many values');
+    if (this.meter.over()) throw this.error(TOO_LARGE);
     const at = this.offsets[index];
     if (at === undefined) throw this.error('object reference out of range');
     const marker = this.uint(at, 1);

@@ -16,7 +16,9 @@ const MAX_ENTRIES = 64;
 
 const IDENTITY_KEYS = new Set(['UDID', 'EnrollmentID', 'EnrollmentUserID', 'UserID', 'UserShortName']);
 
-export type PeekedKeys = Partial<Record<'UDID' | 'EnrollmentID' | 'EnrollmentUserID' | 'UserID' | 'UserShortName', string>>;
+export type PeekedKeys = Partial<
+  Record<'UDID' | 'EnrollmentID' | 'EnrollmentUserID' | 'UserID' | 'UserShortName', string>
+>;
 
 /** The identity keys found near the start of the top-level dictionary; {} when none are. */
 export function peekIdentityKeys(body: Buffer): PeekedKeys {
@@ -65,7 +67,10 @@ function peekXml(text: string): PeekedKeys {
         continue;
       }
       if (key !== undefined && IDENTITY_KEYS.has(key) && content.length <= MAX_VALUE_LENGTH) {
-        found[key as keyof PeekedKeys] = content.replace(/&(lt|gt|amp|quot|apos);/g, (_, e: string) => ENTITIES[e] ?? '');
+        found[key as keyof PeekedKeys] = content.replace(
+          /&(lt|gt|amp|quot|apos);/g,
+          (_, e: string) => ENTITIES[e] ?? '',
+        );
       }
       key = undefined;
     } else if (!close && name !== 'plist') {
