@@ -151,7 +151,10 @@ describe('AppLogger text format', () => {
     const line = sink.lines[0]!;
     // One line: the only line break is the one that ends it, and no other breaking character is left raw.
     assert.equal(line.indexOf('\n'), line.length - 1);
-    assert.doesNotMatch(line.slice(0, -1), /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/);
+    for (const ch of line.slice(0, -1)) {
+      const c = ch.charCodeAt(0);
+      assert.ok(c >= 0x20 && !(c >= 0x7f && c <= 0x9f) && c !== 0x2028 && c !== 0x2029, `raw U+${c.toString(16)}`);
+    }
     assert.match(line, / WARN {2}checkin\\r\\nfake /);
     assert.match(line, / claimedEnrollmentId="\\n2026-01-01T00:00:00.000Z INFO {2}checkin status=200" /);
     assert.match(line, / spaced="a status=200" quoted="say \\"hi\\"" empty="" /);

@@ -11,33 +11,41 @@ export interface LogSink {
 }
 
 /**
- * Characters that end or reshape a line on a terminal or in a log shipper: C0 and C1
- * controls (newline, carriage return, escape, NEL) and the Unicode line and paragraph
- * separators.
+ * Whether a character ends or reshapes a line on a terminal or in a log shipper: C0 and C1
+ * controls (newline, carriage return, escape, NEL) and the Unicode line and paragraph separators.
  */
-const LINE_BREAKING = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g;
-/** What makes a text-format value need quotes: line-breaking characters, spaces, quotes, '=' or '\\'. */
-const NEEDS_QUOTES = /[\u0000-\u0020\u007f-\u009f\u2028\u2029"=\\]/;
-
-const SHORT_ESCAPES: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
-
-function escapeChar(c: string): string {
-  return SHORT_ESCAPES[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`;
+function breaksLine(c: number): boolean {
+  return c < 0x20 || (c >= 0x7f && c <= 0x9f) || c === 0x2028 || c === 0x2029;
 }
 
-/** JSON text with the separators JSON leaves raw escaped too. */
-function lineSafe(json: string): string {
-  return json.replace(LINE_BREAKING, escapeChar);
+const SHORT_ESCAPES: Record<number, string> = { 0x0a: '\\n', 0x0d: '\\r', 0x09: '\\t' };
+
+/** `text` with every line-breaking character written as a JSON escape. */
+function escapeBreaks(text: string): string {
+  let out = '';
+  let done = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (!breaksLine(c)) continue;
+    out += text.slice(done, i) + (SHORT_ESCAPES[c] ?? `\\u${c.toString(16).padStart(4, '0')}`);
+    done = i + 1;
+  }
+  return done === 0 ? text : out + text.slice(done);
 }
 
-/** A message or key: kept as written, but no character can break the line. */
-function plainText(text: string): string {
-  return text.replace(LINE_BREAKING, escapeChar);
+/** A text-format string value needs quotes when it is empty or holds a space, '"', '=', '\\' or a line break. */
+function needsQuotes(v: string): boolean {
+  if (v === '') return true;
+  for (let i = 0; i < v.length; i++) {
+    const c = v.charCodeAt(i);
+    if (c <= 0x20 || breaksLine(c) || c === 0x22 || c === 0x3d || c === 0x5c) return true;
+  }
+  return false;
 }
 
 /** A string field: bare when that is unambiguous, else a JSON string (escaped, quoted). */
 function textValue(v: string): string {
-  return v !== '' && !NEEDS_QUOTES.test(v) ? v : lineSafe(JSON.stringify(v));
+  return needsQuotes(v) ? escapeBreaks(JSON.stringify(v)) : v;
 }
 
 const stdoutSink: LogSink = { write: (line) => process.stdout.write(line) };
@@ -76,12 +84,9 @@ export class AppLogger implements LoggerService {
     // their own or pass for another field.
     const extra = Object.entries(fields)
       .filter(([, v]) => v !== undefined)
-      .map(
-        ([k, v]) =>
-          `${plainText(k)}=${typeof v === 'string' ? textValue(v) : lineSafe(JSON.stringify(v) ?? String(v))}`,
-      )
+      .map(([k, v]) => `${escapeBreaks(k)}=${typeof v === 'string' ? textValue(v) : escapeBreaks(JSON.stringify(v))}`)
       .join(' ');
-    this.sink.write(`${time} ${level.toUpperCase().padEnd(5)} ${plainText(msg)}${extra ? ` ${extra}` : ''}\n`);
+    this.sink.write(`${time} ${level.toUpperCase().padEnd(5)} ${escapeBreaks(msg)}${extra ? ` ${extra}` : ''}\n`);
   }
 
   fatal(message: unknown, ...rest: unknown[]): void {

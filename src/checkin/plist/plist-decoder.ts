@@ -147,7 +147,6 @@ function checkKey(key: string): void {
 const XML_ENTITIES: Record<string, string> = { lt: '<', gt: '>', amp: '&', quot: '"', apos: "'" };
 
 const LT = 0x3c;
-const GT = 0x3e;
 const SLASH = 0x2f;
 const AMP = 0x26;
 const SEMICOLON = 0x3b;
