@@ -10,8 +10,8 @@ import { CheckinError, CheckinErrorCode } from './checkin.errors.js';
 import { mapCheckinFailure } from './checkin-failure.js';
 import type { CheckinResult } from './checkin.types.js';
 import { resolveEnrollment } from './enrollment-id.js';
-import { decodePlist, isPlistDict } from './plist/plist-decoder.js';
 import { encodePlist } from './plist/plist-encoder.js';
+import { peekIdentityKeys } from './plist/plist-peek.js';
 import { readBody } from './read-body.js';
 
 const CHECKIN_CONTENT_TYPE = 'application/x-apple-aspen-mdm-checkin';
@@ -60,13 +60,23 @@ export class CheckinController {
       return;
     }
     req.resume();
+    const requestId = requestIdOf(req);
+    res.setHeader('X-Request-Id', requestId);
     res.status(501).type('text/plain').send('Not Implemented: the MDM command endpoint is not available yet\n');
+    // A device polling for commands here means its profile points at a command server this
+    // deployment does not have: the operator needs to see that.
+    this.logger.emit('warn', 'mdm', {
+      requestId,
+      method: req.method,
+      status: 501,
+      contentType: type.slice(0, 100),
+      reason: 'not a check-in, and the MDM command endpoint is not available',
+    });
   }
 
   private async serve(req: Request, res: Response): Promise<void> {
     const started = process.hrtime.bigint();
-    const header = req.headers['x-request-id'];
-    const requestId = typeof header === 'string' && REQUEST_ID_RE.test(header) ? header : randomUUID();
+    const requestId = requestIdOf(req);
     const logFields: Record<string, unknown> = { requestId };
     res.setHeader('X-Request-Id', requestId);
     let status: number;
@@ -75,7 +85,8 @@ export class CheckinController {
       if (rawBody.length === 0) throw new CheckinError(CheckinErrorCode.MalformedPlist, 'the body is empty');
       // Who sent it, before a byte of the body is decoded.
       const certificate = await this.identity.identify(req.headers, rawBody).catch((err: unknown) => {
-        // The log names who the refused message claimed to be; the body is read for that only.
+        // The log names who the refused message claimed to be. Anyone can send this body, so
+        // it is only peeked at (a bounded read), never decoded.
         const claimed = claimedEnrollmentId(rawBody);
         if (claimed !== undefined) logFields.claimedEnrollmentId = claimed;
         throw err;
@@ -106,11 +117,16 @@ export class CheckinController {
   }
 }
 
-/** The enrollment id a body claims, for logs only; undefined when it cannot tell. */
+/** The caller's X-Request-Id when it is a sane one, else a new id. */
+function requestIdOf(req: Request): string {
+  const header = req.headers['x-request-id'];
+  return typeof header === 'string' && REQUEST_ID_RE.test(header) ? header : randomUUID();
+}
+
+/** The enrollment id a body claims, for logs only; undefined when the peek cannot tell. */
 function claimedEnrollmentId(body: Buffer): string | undefined {
   try {
-    const value = decodePlist(body);
-    return isPlistDict(value) ? resolveEnrollment(value).id : undefined;
+    return resolveEnrollment(peekIdentityKeys(body)).id;
   } catch {
     return undefined;
   }

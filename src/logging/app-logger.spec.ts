@@ -133,6 +133,38 @@ describe('AppLogger text format', () => {
     );
   });
 
+  it('cannot be forged: values, keys and the message never break the line or pass for another field', () => {
+    const { log, sink } = logger('debug', 'text');
+    const forged = '\n2026-01-01T00:00:00.000Z INFO  checkin status=200';
+    log.emit('warn', 'checkin\r\nfake', {
+      claimedEnrollmentId: forged,
+      spaced: 'a status=200',
+      quoted: 'say "hi"',
+      empty: '',
+      separators: 'a\u2028b\u2029c\u0085d\u001be',
+      ['key\nwith break']: 1,
+      nested: { text: 'x\u2028y\nz' },
+      plain: 'ABC-123',
+      unicode: 'Zoë’s iPad',
+    });
+    assert.equal(sink.lines.length, 1);
+    const line = sink.lines[0]!;
+    // One line: the only line break is the one that ends it, and no other breaking character is left raw.
+    assert.equal(line.indexOf('\n'), line.length - 1);
+    for (const ch of line.slice(0, -1)) {
+      const c = ch.charCodeAt(0);
+      assert.ok(c >= 0x20 && !(c >= 0x7f && c <= 0x9f) && c !== 0x2028 && c !== 0x2029, `raw U+${c.toString(16)}`);
+    }
+    assert.match(line, / WARN {2}checkin\\r\\nfake /);
+    assert.match(line, / claimedEnrollmentId="\\n2026-01-01T00:00:00.000Z INFO {2}checkin status=200" /);
+    assert.match(line, / spaced="a status=200" quoted="say \\"hi\\"" empty="" /);
+    assert.match(line, / separators="a\\u2028b\\u2029c\\u0085d\\u001be" /);
+    assert.match(line, / key\\nwith break=1 nested=\{"text":"x\\u2028y\\nz"\} plain=ABC-123 unicode="Zoë’s iPad"\n$/);
+    // The quoted values read back exactly.
+    const value = /claimedEnrollmentId=("(?:[^"\\]|\\.)*")/.exec(line)?.[1];
+    assert.equal(JSON.parse(value!), forged);
+  });
+
   it('applies the threshold too', () => {
     const { log, sink } = logger('warn', 'text');
     log.emit('info', 'hidden');
@@ -246,7 +278,8 @@ describe('AppLogger as the Nest logger', () => {
   it('the text format carries the context and stack as fields', () => {
     const { log, sink } = logger('debug', 'text');
     log.error('boom', 'Error: boom\n    at x', 'ExceptionsHandler');
-    assert.match(sink.lines[0]!, / ERROR boom context=ExceptionsHandler stack=Error: boom\n {4}at x\n$/);
+    // On one line, escaped: a multi-line value could otherwise forge lines of its own.
+    assert.match(sink.lines[0]!, / ERROR boom context=ExceptionsHandler stack="Error: boom\\n {4}at x"\n$/);
   });
 });
 

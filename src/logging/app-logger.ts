@@ -10,6 +10,44 @@ export interface LogSink {
   write(line: string): void;
 }
 
+/**
+ * Whether a character ends or reshapes a line on a terminal or in a log shipper: C0 and C1
+ * controls (newline, carriage return, escape, NEL) and the Unicode line and paragraph separators.
+ */
+function breaksLine(c: number): boolean {
+  return c < 0x20 || (c >= 0x7f && c <= 0x9f) || c === 0x2028 || c === 0x2029;
+}
+
+const SHORT_ESCAPES: Record<number, string> = { 0x0a: '\\n', 0x0d: '\\r', 0x09: '\\t' };
+
+/** `text` with every line-breaking character written as a JSON escape. */
+function escapeBreaks(text: string): string {
+  let out = '';
+  let done = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (!breaksLine(c)) continue;
+    out += text.slice(done, i) + (SHORT_ESCAPES[c] ?? `\\u${c.toString(16).padStart(4, '0')}`);
+    done = i + 1;
+  }
+  return done === 0 ? text : out + text.slice(done);
+}
+
+/** A text-format string value needs quotes when it is empty or holds a space, '"', '=', '\\' or a line break. */
+function needsQuotes(v: string): boolean {
+  if (v === '') return true;
+  for (let i = 0; i < v.length; i++) {
+    const c = v.charCodeAt(i);
+    if (c <= 0x20 || breaksLine(c) || c === 0x22 || c === 0x3d || c === 0x5c) return true;
+  }
+  return false;
+}
+
+/** A string field: bare when that is unambiguous, else a JSON string (escaped, quoted). */
+function textValue(v: string): string {
+  return needsQuotes(v) ? escapeBreaks(JSON.stringify(v)) : v;
+}
+
 const stdoutSink: LogSink = { write: (line) => process.stdout.write(line) };
 
 /**
@@ -42,11 +80,13 @@ export class AppLogger implements LoggerService {
       this.sink.write(`${JSON.stringify(line)}\n`);
       return;
     }
+    // Values may come from a body nobody has verified: escaped, they cannot start a line of
+    // their own or pass for another field.
     const extra = Object.entries(fields)
       .filter(([, v]) => v !== undefined)
-      .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
+      .map(([k, v]) => `${escapeBreaks(k)}=${typeof v === 'string' ? textValue(v) : escapeBreaks(JSON.stringify(v))}`)
       .join(' ');
-    this.sink.write(`${time} ${level.toUpperCase().padEnd(5)} ${msg}${extra ? ` ${extra}` : ''}\n`);
+    this.sink.write(`${time} ${level.toUpperCase().padEnd(5)} ${escapeBreaks(msg)}${extra ? ` ${extra}` : ''}\n`);
   }
 
   fatal(message: unknown, ...rest: unknown[]): void {

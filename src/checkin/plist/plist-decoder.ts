@@ -4,10 +4,15 @@
  *
  * Why not a general XML parser: a check-in body is untrusted input that arrives thousands of
  * times a second. This decoder accepts only the plist grammar, never expands DTD entities,
- * refuses a DOCTYPE internal subset, bounds nesting depth and the total number of values
- * (a binary plist can reference one array from many places, which would otherwise expand
- * exponentially), rejects `__proto__` keys, and reports every problem as a
- * {@link PlistDecodeError} instead of logging to the console.
+ * refuses a DOCTYPE internal subset, bounds nesting depth and the total number of values,
+ * rejects `__proto__` keys, and reports every problem as a {@link PlistDecodeError} instead of
+ * logging to the console.
+ *
+ * Cost is linear in the body: the XML reader is a hand-written scanner that looks at each
+ * character a bounded number of times (no backtracking regular expression ever sees more than
+ * a few characters), and the binary reader decodes a string shared by many references once.
+ * Both keep an estimate of the memory they produce and refuse a body whose decoded form would
+ * outgrow it by more than {@link PlistLimits.maxExpansion}.
  */
 
 export type PlistValue = string | number | bigint | boolean | Date | Buffer | PlistValue[] | PlistDict;
@@ -27,18 +32,53 @@ export interface PlistLimits {
   readonly maxDepth: number;
   /** Total values decoded, counting each time a shared binary object is reached again. */
   readonly maxValues: number;
+  /**
+   * Estimated bytes of decoded values allowed per body byte (on top of a small allowance
+   * every body gets). A binary plist can point at one object from many places; this is what
+   * keeps such a body from decoding into far more memory than it took to send. Default 8.
+   */
+  readonly maxExpansion?: number;
 }
 
-export const DEFAULT_PLIST_LIMITS: PlistLimits = { maxDepth: 32, maxValues: 100_000 };
+export const DEFAULT_PLIST_LIMITS: PlistLimits = { maxDepth: 32, maxValues: 100_000, maxExpansion: 8 };
+
+/** What a decode cost; pass one to {@link decodePlist} to read it (tests and benchmarks do). */
+export interface PlistDecodeStats {
+  /** Characters or bytes the reader examined, plus one per value: proportional to CPU time. */
+  work: number;
+  /** Estimated bytes of the decoded values. */
+  decodedBytes: number;
+}
 
 const BINARY_MAGIC = 'bplist00';
+/** Every body may decode into this much whatever its size, so tiny bodies are never refused for it. */
+const EXPANSION_ALLOWANCE = 16 * 1024;
+
+// Estimated costs of decoded values, in bytes: rough V8 sizes, erring high.
+const SLOT_COST = 8;
+const CONTAINER_COST = 32;
+const BOXED_COST = 32;
+const TOO_LARGE = 'the decoded values would be too large for the body size';
 
 /** Decodes an XML or binary plist. Throws {@link PlistDecodeError} on anything else. */
-export function decodePlist(body: Buffer, limits: PlistLimits = DEFAULT_PLIST_LIMITS): PlistValue {
-  if (body.length >= 8 && body.toString('latin1', 0, 8) === BINARY_MAGIC) {
-    return new BinaryPlistReader(body, limits).read();
+export function decodePlist(
+  body: Buffer,
+  limits: PlistLimits = DEFAULT_PLIST_LIMITS,
+  stats?: PlistDecodeStats,
+): PlistValue {
+  const budget = (limits.maxExpansion ?? 8) * body.length + EXPANSION_ALLOWANCE;
+  const meter = new Meter(limits.maxValues, budget, stats);
+  try {
+    if (body.length >= 8 && body.toString('latin1', 0, 8) === BINARY_MAGIC) {
+      return new BinaryPlistReader(body, limits, meter).read();
+    }
+    return new XmlPlistReader(body.toString('utf8'), limits, meter).read();
+  } finally {
+    if (stats !== undefined) {
+      stats.work = meter.work;
+      stats.decodedBytes = meter.decodedBytes;
+    }
   }
-  return new XmlPlistReader(body.toString('utf8'), limits).read();
 }
 
 export function isPlistDict(value: PlistValue): value is PlistDict {
@@ -49,6 +89,42 @@ export function isPlistDict(value: PlistValue): value is PlistDict {
     !Buffer.isBuffer(value) &&
     !(value instanceof Date)
   );
+}
+
+/** Counts values, work and decoded bytes, and stops a decode that passes its limits. */
+class Meter {
+  work = 0;
+  decodedBytes = 0;
+  private values = 0;
+
+  constructor(
+    private readonly maxValues: number,
+    private readonly budget: number,
+    stats: PlistDecodeStats | undefined,
+  ) {
+    if (stats !== undefined) {
+      stats.work = 0;
+      stats.decodedBytes = 0;
+    }
+  }
+
+  /** One more value, taking a slot in its container; false when there are too many. */
+  value(): boolean {
+    this.work++;
+    this.decodedBytes += SLOT_COST;
+    return ++this.values <= this.maxValues;
+  }
+
+  /** Whether the decoded values have outgrown the budget. */
+  over(): boolean {
+    return this.decodedBytes > this.budget;
+  }
+
+  /** Bytes of decoded output; false when over the budget. */
+  spend(bytes: number): boolean {
+    this.decodedBytes += bytes;
+    return this.decodedBytes <= this.budget;
+  }
 }
 
 function newDict(): PlistDict {
@@ -69,18 +145,65 @@ function checkKey(key: string): void {
 // XML
 
 const XML_ENTITIES: Record<string, string> = { lt: '<', gt: '>', amp: '&', quot: '"', apos: "'" };
-const BASE64_RE = /^[A-Za-z0-9+/]*={0,2}$/;
-const INTEGER_RE = /^[+-]?(?:0x[0-9a-fA-F]+|\d+)$/;
-const REAL_RE = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$|^[+-]?(?:inf|infinity|nan)$/i;
-const DATE_RE = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.\d+)?Z$/;
+
+const LT = 0x3c;
+const SLASH = 0x2f;
+const AMP = 0x26;
+const SEMICOLON = 0x3b;
+const EQUALS = 0x3d;
+const PLUS = 0x2b;
+const MINUS = 0x2d;
+const DOT = 0x2e;
+
+/** Whitespace between XML tokens. */
+function isXmlSpace(c: number): boolean {
+  return c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
+}
+
+/** ASCII whitespace, which may wrap base64 inside <data>. */
+function isAsciiSpace(c: number): boolean {
+  return c === 0x20 || (c >= 0x09 && c <= 0x0d);
+}
+
+function isDigit(c: number): boolean {
+  return c >= 0x30 && c <= 0x39;
+}
+
+function isHexDigit(c: number): boolean {
+  return isDigit(c) || (c >= 0x41 && c <= 0x46) || (c >= 0x61 && c <= 0x66);
+}
+
+function isLetter(c: number): boolean {
+  return (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a);
+}
+
+function isBase64(c: number): boolean {
+  return isLetter(c) || isDigit(c) || c === PLUS || c === SLASH;
+}
+
+/** Index of the first character of `s` at or after `from` that is not a digit. */
+function skipDigits(s: string, from: number): number {
+  let i = from;
+  while (i < s.length && isDigit(s.charCodeAt(i))) i++;
+  return i;
+}
+
+const INT128_MIN = -(1n << 127n);
+const UINT128_MAX = (1n << 128n) - 1n;
+
+interface Tag {
+  readonly name: string;
+  readonly close: boolean;
+  readonly selfClosing: boolean;
+}
 
 class XmlPlistReader {
   private pos = 0;
-  private values = 0;
 
   constructor(
     private readonly src: string,
     private readonly limits: PlistLimits,
+    private readonly meter: Meter,
   ) {}
 
   read(): PlistValue {
@@ -104,13 +227,21 @@ class XmlPlistReader {
     return new PlistDecodeError(`XML plist: ${message} (at offset ${this.pos})`);
   }
 
+  /**
+   * `indexOf`, charged with the characters it passes. Every call starts where the previous
+   * token ended and its result is consumed, so the total stays linear.
+   */
+  private find(needle: string, from: number): number {
+    const at = this.src.indexOf(needle, from);
+    this.meter.work += (at < 0 ? this.src.length : at) - from + needle.length;
+    return at;
+  }
+
   private skipWhitespace(): void {
     const s = this.src;
-    while (this.pos < s.length) {
-      const c = s.charCodeAt(this.pos);
-      if (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) this.pos++;
-      else break;
-    }
+    const start = this.pos;
+    while (this.pos < s.length && isXmlSpace(s.charCodeAt(this.pos))) this.pos++;
+    this.meter.work += this.pos - start;
   }
 
   /** Whitespace, comments and processing instructions between elements. */
@@ -118,11 +249,11 @@ class XmlPlistReader {
     for (;;) {
       this.skipWhitespace();
       if (this.src.startsWith('<!--', this.pos)) {
-        const end = this.src.indexOf('-->', this.pos + 4);
+        const end = this.find('-->', this.pos + 4);
         if (end < 0) throw this.error('unterminated comment');
         this.pos = end + 3;
       } else if (this.src.startsWith('<?', this.pos)) {
-        const end = this.src.indexOf('?>', this.pos + 2);
+        const end = this.find('?>', this.pos + 2);
         if (end < 0) throw this.error('unterminated processing instruction');
         this.pos = end + 2;
       } else {
@@ -134,32 +265,49 @@ class XmlPlistReader {
   private skipProlog(): void {
     this.skipMisc();
     if (this.src.startsWith('<!DOCTYPE', this.pos)) {
-      const end = this.src.indexOf('>', this.pos);
+      const end = this.find('>', this.pos);
       if (end < 0) throw this.error('unterminated DOCTYPE');
       // An internal subset ([...]) is where entity definitions live; plists never need one.
-      if (this.src.slice(this.pos, end).includes('[')) {
-        throw this.error('a DOCTYPE internal subset is not allowed');
+      for (let i = this.pos; i < end; i++) {
+        if (this.src.charCodeAt(i) === 0x5b /* [ */) throw this.error('a DOCTYPE internal subset is not allowed');
       }
+      this.meter.work += end - this.pos;
       this.pos = end + 1;
       this.skipMisc();
     }
   }
 
-  private readTag(): { name: string; close: boolean; selfClosing: boolean } {
+  /** `<name attributes?>`, `<name/>` or `</name>`; attributes are allowed and ignored. */
+  private readTag(): Tag {
     const s = this.src;
-    if (s.charCodeAt(this.pos) !== 0x3c /* < */) throw this.error('expected an element');
-    const end = s.indexOf('>', this.pos);
+    const start = this.pos;
+    if (s.charCodeAt(start) !== LT) throw this.error('expected an element');
+    const end = this.find('>', start);
     if (end < 0) throw this.error('unterminated tag');
-    let inner = s.slice(this.pos + 1, end);
+    let p = start + 1;
+    const close = s.charCodeAt(p) === SLASH;
+    if (close) p++;
+    const nameStart = p;
+    while (p < end && isLetter(s.charCodeAt(p))) p++;
+    const name = s.slice(nameStart, p);
+    let restEnd = end;
+    const selfClosing = restEnd > p && s.charCodeAt(restEnd - 1) === SLASH;
+    if (selfClosing) restEnd--;
+    // After the name: nothing, or whitespace and then attributes, which hold no '<'.
+    let attributes = false;
+    let stray = false;
+    for (let i = p; i < restEnd; i++) {
+      const c = s.charCodeAt(i);
+      if (c === LT) stray = true;
+      else if (!isXmlSpace(c)) attributes = true;
+    }
+    this.meter.work += restEnd - p;
     this.pos = end + 1;
-    const close = inner.startsWith('/');
-    if (close) inner = inner.slice(1);
-    const selfClosing = inner.endsWith('/');
-    if (selfClosing) inner = inner.slice(0, -1);
-    const m = /^([A-Za-z]+)(\s[^<>]*)?$/.exec(inner.trimEnd());
-    if (m === null || m[1] === undefined) throw this.error(`malformed tag <${inner.slice(0, 40)}>`);
-    if (close && (selfClosing || m[2] !== undefined)) throw this.error('malformed closing tag');
-    return { name: m[1], close, selfClosing };
+    if (name === '' || stray || (p < restEnd && !isXmlSpace(s.charCodeAt(p)))) {
+      throw this.error(`malformed tag <${s.slice(start + 1, Math.min(end, start + 41))}>`);
+    }
+    if (close && (selfClosing || attributes)) throw this.error('malformed closing tag');
+    return { name, close, selfClosing };
   }
 
   private expectClose(name: string): void {
@@ -172,17 +320,17 @@ class XmlPlistReader {
     const s = this.src;
     let out = '';
     for (;;) {
-      const lt = s.indexOf('<', this.pos);
+      const lt = this.find('<', this.pos);
       if (lt < 0) throw this.error(`unterminated <${name}>`);
-      out += this.decodeEntities(s.slice(this.pos, lt));
+      if (lt > this.pos) out += this.decodeEntities(s.slice(this.pos, lt));
       this.pos = lt;
       if (s.startsWith('<![CDATA[', lt)) {
-        const end = s.indexOf(']]>', lt + 9);
+        const end = this.find(']]>', lt + 9);
         if (end < 0) throw this.error('unterminated CDATA');
         out += s.slice(lt + 9, end);
         this.pos = end + 3;
       } else if (s.startsWith('<!--', lt)) {
-        const end = s.indexOf('-->', lt + 4);
+        const end = this.find('-->', lt + 4);
         if (end < 0) throw this.error('unterminated comment');
         this.pos = end + 3;
       } else {
@@ -192,29 +340,55 @@ class XmlPlistReader {
     }
   }
 
+  /** Resolves the five predefined entities and character references; refuses anything else. */
   private decodeEntities(text: string): string {
-    if (!text.includes('&')) return text;
-    return text.replace(/&([^;&\s]{0,10});?/g, (whole, ref: string) => {
-      if (!whole.endsWith(';')) throw this.error('bare "&" in text');
-      if (ref.startsWith('#')) {
-        // The whole reference must be digits: parseInt alone would read "&#12abc;" as "&#12;".
-        const code = /^#[xX][0-9a-fA-F]+$/.test(ref)
-          ? parseInt(ref.slice(2), 16)
-          : /^#[0-9]+$/.test(ref)
-            ? parseInt(ref.slice(1), 10)
-            : NaN;
-        if (!Number.isInteger(code) || code < 0 || code > 0x10ffff)
-          throw this.error(`bad character reference &${ref};`);
-        return String.fromCodePoint(code);
+    let amp = text.indexOf('&');
+    this.meter.work += text.length;
+    if (amp < 0) return text;
+    let out = '';
+    let done = 0;
+    while (amp >= 0) {
+      out += text.slice(done, amp);
+      // A reference is at most ten characters before its ';'.
+      const limit = Math.min(text.length, amp + 11);
+      let p = amp + 1;
+      for (; p < limit; p++) {
+        const c = text.charCodeAt(p);
+        if (c === SEMICOLON || c === AMP || isAsciiSpace(c)) break;
       }
-      const ch = XML_ENTITIES[ref];
-      if (ch === undefined) throw this.error(`unknown entity &${ref};`);
-      return ch;
-    });
+      if (text.charCodeAt(p) !== SEMICOLON) throw this.error('bare "&" in text');
+      out += this.resolveReference(text.slice(amp + 1, p));
+      done = p + 1;
+      amp = text.indexOf('&', done);
+    }
+    return out + text.slice(done);
+  }
+
+  private resolveReference(ref: string): string {
+    if (ref.charCodeAt(0) === 0x23 /* # */) {
+      // The whole reference must be digits: parseInt alone would read "&#12abc;" as "&#12;".
+      const hex = ref.charCodeAt(1) === 0x78 || ref.charCodeAt(1) === 0x58;
+      const digits = ref.slice(hex ? 2 : 1);
+      let ok = digits.length > 0;
+      for (let i = 0; i < digits.length && ok; i++) {
+        ok = hex ? isHexDigit(digits.charCodeAt(i)) : isDigit(digits.charCodeAt(i));
+      }
+      const code = ok ? parseInt(digits, hex ? 16 : 10) : NaN;
+      if (!Number.isInteger(code) || code < 0 || code > 0x10ffff) throw this.error(`bad character reference &${ref};`);
+      return String.fromCodePoint(code);
+    }
+    const ch = XML_ENTITIES[ref];
+    if (ch === undefined) throw this.error(`unknown entity &${ref};`);
+    return ch;
   }
 
   private count(): void {
-    if (++this.values > this.limits.maxValues) throw this.error('too many values');
+    if (!this.meter.value()) throw this.error('too many values');
+    if (this.meter.over()) throw this.error(TOO_LARGE);
+  }
+
+  private spend(bytes: number): void {
+    if (!this.meter.spend(bytes)) throw this.error(TOO_LARGE);
   }
 
   private readValue(depth: number): PlistValue {
@@ -235,49 +409,35 @@ class XmlPlistReader {
         // An empty container is still a level of nesting, as <array></array> is.
         case 'dict':
           this.checkDepth(depth + 1);
+          this.spend(CONTAINER_COST);
           return newDict();
         case 'array':
           this.checkDepth(depth + 1);
+          this.spend(CONTAINER_COST);
           return [];
         default:
           throw this.error(`<${name}/> holds no value`);
       }
     }
     switch (name) {
-      case 'string':
-        return this.readText(name);
+      case 'string': {
+        const text = this.readText(name);
+        this.spend(2 * text.length);
+        return text;
+      }
       case 'true':
       case 'false':
         this.skipWhitespace();
         this.expectClose(name);
         return name === 'true';
-      case 'data': {
-        const b64 = this.readText(name).replace(/\s+/g, '');
-        if (!BASE64_RE.test(b64)) throw this.error('<data> is not base64');
-        return Buffer.from(b64, 'base64');
-      }
-      case 'integer': {
-        const text = this.readText(name).trim();
-        if (!INTEGER_RE.test(text)) throw this.error(`<integer> "${text.slice(0, 20)}" is not an integer`);
-        const negative = text.startsWith('-');
-        const digits = text.replace(/^[+-]/, '');
-        return safeNumber(BigInt(digits) * (negative ? -1n : 1n));
-      }
-      case 'real': {
-        const text = this.readText(name).trim();
-        if (!REAL_RE.test(text)) throw this.error(`<real> "${text.slice(0, 20)}" is not a number`);
-        const lower = text.toLowerCase().replace(/^\+/, '');
-        if (lower.endsWith('nan')) return NaN;
-        if (lower.endsWith('inf') || lower.endsWith('infinity')) return lower.startsWith('-') ? -Infinity : Infinity;
-        return Number(text);
-      }
-      case 'date': {
-        const text = this.readText(name).trim();
-        if (!DATE_RE.test(text)) throw this.error(`<date> "${text.slice(0, 30)}" is not an ISO 8601 UTC date`);
-        const date = new Date(text);
-        if (Number.isNaN(date.getTime())) throw this.error('<date> is out of range');
-        return date;
-      }
+      case 'data':
+        return this.parseData(this.readText(name));
+      case 'integer':
+        return this.parseInteger(this.readText(name).trim());
+      case 'real':
+        return this.parseReal(this.readText(name).trim());
+      case 'date':
+        return this.parseDate(this.readText(name).trim());
       case 'array':
         return this.readArray(depth + 1);
       case 'dict':
@@ -287,13 +447,116 @@ class XmlPlistReader {
     }
   }
 
+  /** Base64, possibly wrapped over lines; up to two '=' at the end only. */
+  private parseData(text: string): Buffer {
+    let padding = 0;
+    for (let i = 0; i < text.length; i++) {
+      const c = text.charCodeAt(i);
+      if (isAsciiSpace(c)) continue;
+      if (c === EQUALS) padding++;
+      if (padding > 2 || (padding > 0 ? c !== EQUALS : !isBase64(c))) throw this.error('<data> is not base64');
+    }
+    this.meter.work += text.length;
+    // Buffer's base64 decoder skips the whitespace itself.
+    const data = Buffer.from(text, 'base64');
+    this.spend(BOXED_COST + data.length);
+    return data;
+  }
+
+  /** Decimal or 0x-hexadecimal, optionally signed, within 128 bits (as the binary format). */
+  private parseInteger(text: string): number | bigint {
+    this.meter.work += text.length;
+    const first = text.charCodeAt(0);
+    const signed = first === PLUS || first === MINUS;
+    const hex = text.startsWith('0x', signed ? 1 : 0);
+    let i = (signed ? 1 : 0) + (hex ? 2 : 0);
+    const digitsStart = i;
+    while (i < text.length && (hex ? isHexDigit(text.charCodeAt(i)) : isDigit(text.charCodeAt(i)))) i++;
+    if (i === digitsStart || i !== text.length) {
+      throw this.error(`<integer> "${text.slice(0, 20)}" is not an integer`);
+    }
+    // Leading zeros do not count: only the significant digits go to BigInt.
+    let significant = digitsStart;
+    while (significant < text.length - 1 && text.charCodeAt(significant) === 0x30) significant++;
+    if (text.length - significant > (hex ? 32 : 39))
+      throw this.error(`<integer> "${text.slice(0, 20)}" is out of range`);
+    const magnitude = BigInt((hex ? '0x' : '') + text.slice(significant));
+    const value = first === MINUS ? -magnitude : magnitude;
+    if (value < INT128_MIN || value > UINT128_MAX) throw this.error(`<integer> "${text.slice(0, 20)}" is out of range`);
+    const result = safeNumber(value);
+    if (typeof result === 'bigint') this.spend(BOXED_COST);
+    return result;
+  }
+
+  /** `[+-](digits[.digits]|.digits)[e[+-]digits]`, or inf, infinity, nan in any case. */
+  private parseReal(text: string): number {
+    this.meter.work += text.length;
+    const first = text.charCodeAt(0);
+    const signed = first === PLUS || first === MINUS;
+    if (text.length <= 9) {
+      const word = text.slice(signed ? 1 : 0).toLowerCase();
+      if (word === 'nan') return NaN;
+      if (word === 'inf' || word === 'infinity') return first === MINUS ? -Infinity : Infinity;
+    }
+    let i = signed ? 1 : 0;
+    const intEnd = skipDigits(text, i);
+    let mantissaDigits = intEnd - i;
+    i = intEnd;
+    if (text.charCodeAt(i) === DOT) {
+      const fracEnd = skipDigits(text, i + 1);
+      mantissaDigits += fracEnd - i - 1;
+      i = fracEnd;
+    }
+    let ok = mantissaDigits > 0;
+    if (ok && (text.charCodeAt(i) | 0x20) === 0x65 /* e or E */) {
+      i++;
+      const c = text.charCodeAt(i);
+      if (c === PLUS || c === MINUS) i++;
+      const expEnd = skipDigits(text, i);
+      ok = expEnd > i;
+      i = expEnd;
+    }
+    if (!ok || i !== text.length) throw this.error(`<real> "${text.slice(0, 20)}" is not a number`);
+    return Number(text);
+  }
+
+  /** `YYYY-MM-DDTHH:MM:SS[.fraction]Z`, UTC only. */
+  private parseDate(text: string): Date {
+    this.meter.work += text.length;
+    const shape = 'dddd-dd-ddTdd:dd:dd';
+    let ok = text.length >= shape.length + 1;
+    for (let i = 0; i < shape.length && ok; i++) {
+      const c = text.charCodeAt(i);
+      const want = shape.charCodeAt(i);
+      ok = want === 0x64 /* d */ ? isDigit(c) : c === want;
+    }
+    let end = shape.length;
+    let fraction = '';
+    if (ok && text.charCodeAt(end) === DOT) {
+      const fracEnd = skipDigits(text, end + 1);
+      ok = fracEnd > end + 1;
+      // Milliseconds are all a Date holds; the rest would only make the date parser work.
+      fraction = text.slice(end, Math.min(fracEnd, end + 4));
+      end = fracEnd;
+    }
+    if (!ok || end !== text.length - 1 || text.charCodeAt(end) !== 0x5a /* Z */) {
+      throw this.error(`<date> "${text.slice(0, 30)}" is not an ISO 8601 UTC date`);
+    }
+    const date = new Date(`${text.slice(0, shape.length)}${fraction}Z`);
+    if (Number.isNaN(date.getTime())) throw this.error('<date> is out of range');
+    this.spend(BOXED_COST);
+    return date;
+  }
+
   private checkDepth(depth: number): void {
     if (depth > this.limits.maxDepth) throw this.error(`nesting deeper than ${this.limits.maxDepth}`);
   }
 
+  /** Whether the next token is `</name`, which it then consumes. */
   private atClose(name: string): boolean {
     this.skipMisc();
-    if (this.src.startsWith(`</${name}`, this.pos)) {
+    const s = this.src;
+    if (s.charCodeAt(this.pos) === LT && s.charCodeAt(this.pos + 1) === SLASH && s.startsWith(name, this.pos + 2)) {
       this.expectClose(name);
       return true;
     }
@@ -302,6 +565,7 @@ class XmlPlistReader {
 
   private readArray(depth: number): PlistValue[] {
     this.checkDepth(depth);
+    this.spend(CONTAINER_COST);
     const out: PlistValue[] = [];
     while (!this.atClose('array')) out.push(this.readValue(depth));
     return out;
@@ -309,6 +573,7 @@ class XmlPlistReader {
 
   private readDict(depth: number): PlistDict {
     this.checkDepth(depth);
+    this.spend(CONTAINER_COST);
     const out = newDict();
     while (!this.atClose('dict')) {
       const tag = this.readTag();
@@ -316,6 +581,7 @@ class XmlPlistReader {
       const key = tag.selfClosing ? '' : this.readText('key');
       checkKey(key);
       if (key in out) throw this.error(`duplicate key "${key.slice(0, 40)}"`);
+      this.spend(SLOT_COST + 2 * key.length);
       this.skipMisc();
       if (this.src.startsWith('</dict', this.pos)) throw this.error(`key "${key.slice(0, 40)}" has no value`);
       out[key] = this.readValue(depth);
@@ -333,11 +599,17 @@ class BinaryPlistReader {
   private readonly offsets: number[] = [];
   private readonly refSize: number;
   private readonly top: number;
-  private values = 0;
+  /**
+   * Strings already decoded, by object index. A writer may point at one string from many
+   * places (CoreFoundation shares equal strings); JavaScript strings are immutable, so every
+   * reference can share the one decoded copy instead of paying for a new one.
+   */
+  private readonly strings: (string | undefined)[] = [];
 
   constructor(
     private readonly buf: Buffer,
     private readonly limits: PlistLimits,
+    private readonly meter: Meter,
   ) {
     if (buf.length < 8 + 32 + 1) throw this.error('too short');
     const t = buf.length - 32;
@@ -358,6 +630,7 @@ class BinaryPlistReader {
       if (off < 8 || off >= tableStart) throw this.error('object offset out of range');
       this.offsets.push(off);
     }
+    this.meter.work += count;
   }
 
   read(): PlistValue {
@@ -366,6 +639,10 @@ class BinaryPlistReader {
 
   private error(message: string): PlistDecodeError {
     return new PlistDecodeError(`binary plist: ${message}`);
+  }
+
+  private spend(bytes: number): void {
+    if (!this.meter.spend(bytes)) throw this.error(TOO_LARGE);
   }
 
   private uint(at: number, size: number): number {
@@ -402,7 +679,8 @@ class BinaryPlistReader {
   }
 
   private object(index: number, depth: number, path: Set<number>): PlistValue {
-    if (++this.values > this.limits.maxValues) throw this.error('too many values');
+    if (!this.meter.value()) throw this.error('too many values');
+    if (this.meter.over()) throw this.error(TOO_LARGE);
     const at = this.offsets[index];
     if (at === undefined) throw this.error('object reference out of range');
     const marker = this.uint(at, 1);
@@ -415,10 +693,10 @@ class BinaryPlistReader {
       case 0x1: {
         const size = 1 << (marker & 0x0f);
         this.span(at + 1, size);
-        if (size === 8) return safeNumber(this.buf.readBigInt64BE(at + 1));
+        if (size === 8) return this.integer(this.buf.readBigInt64BE(at + 1));
         // 128-bit signed; CoreFoundation writes unsigned 64-bit values above INT64_MAX this way.
         if (size === 16) {
-          return safeNumber((this.buf.readBigInt64BE(at + 1) << 64n) + this.buf.readBigUInt64BE(at + 9));
+          return this.integer((this.buf.readBigInt64BE(at + 1) << 64n) + this.buf.readBigUInt64BE(at + 9));
         }
         return this.uint(at + 1, size);
       }
@@ -434,29 +712,25 @@ class BinaryPlistReader {
         this.span(at + 1, 8);
         const date = new Date(EPOCH_2001_MS + this.buf.readDoubleBE(at + 1) * 1000);
         if (Number.isNaN(date.getTime())) throw this.error('date is out of range');
+        this.spend(BOXED_COST);
         return date;
       }
       case 0x4: {
         const { length, start } = this.length(marker, at);
         this.span(start, length);
+        // A Buffer is mutable, so each reference gets its own copy, paid for each time.
+        this.spend(BOXED_COST + length);
+        this.meter.work += length;
         return Buffer.from(this.buf.subarray(start, start + length));
       }
-      case 0x5: {
-        const { length, start } = this.length(marker, at);
-        this.span(start, length);
-        return this.buf.toString('latin1', start, start + length);
-      }
-      case 0x6: {
-        const { length, start } = this.length(marker, at);
-        this.span(start, length * 2);
-        const units = Buffer.from(this.buf.subarray(start, start + length * 2));
-        units.swap16();
-        return units.toString('utf16le');
-      }
+      case 0x5:
+      case 0x6:
+        return this.string(index, marker, at);
       case 0xa:
         return this.container(index, depth, path, () => {
           const { length, start } = this.length(marker, at);
           this.span(start, length * this.refSize);
+          this.spend(CONTAINER_COST);
           const out: PlistValue[] = [];
           for (let i = 0; i < length; i++) {
             out.push(this.object(this.uint(start + i * this.refSize, this.refSize), depth + 1, path));
@@ -467,6 +741,7 @@ class BinaryPlistReader {
         return this.container(index, depth, path, () => {
           const { length, start } = this.length(marker, at);
           this.span(start, length * 2 * this.refSize);
+          this.spend(CONTAINER_COST);
           const out = newDict();
           for (let i = 0; i < length; i++) {
             const key = this.object(this.uint(start + i * this.refSize, this.refSize), depth + 1, path);
@@ -481,6 +756,33 @@ class BinaryPlistReader {
       default:
         throw this.error(`unsupported object type 0x${type.toString(16)}`);
     }
+  }
+
+  private integer(v: bigint): number | bigint {
+    const result = safeNumber(v);
+    if (typeof result === 'bigint') this.spend(BOXED_COST);
+    return result;
+  }
+
+  /** ASCII (0x5) or UTF-16BE (0x6) string, decoded once however often it is referenced. */
+  private string(index: number, marker: number, at: number): string {
+    const known = this.strings[index];
+    if (known !== undefined) return known;
+    const { length, start } = this.length(marker, at);
+    let text: string;
+    if (marker >> 4 === 0x5) {
+      this.span(start, length);
+      text = this.buf.toString('latin1', start, start + length);
+    } else {
+      this.span(start, length * 2);
+      const units = Buffer.from(this.buf.subarray(start, start + length * 2));
+      units.swap16();
+      text = units.toString('utf16le');
+    }
+    this.meter.work += length;
+    this.spend(2 * length);
+    this.strings[index] = text;
+    return text;
   }
 
   private container<T>(index: number, depth: number, path: Set<number>, build: () => T): T {
