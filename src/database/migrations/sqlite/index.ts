@@ -3,6 +3,7 @@ import { Initial1763900000000 } from './1763900000000-Initial.js';
 import { CertificateBindings1764000000000 } from './1764000000000-CertificateBindings.js';
 import { TokenReplays1764100000000 } from './1764100000000-TokenReplays.js';
 import { Users1764200000000 } from './1764200000000-Users.js';
+import { UserAuthTokens1764400000000 } from './1764400000000-UserAuthTokens.js';
 
 /** In the order they run. A new migration is appended here and never edited after release. */
 export const SQLITE_MIGRATIONS: (new () => MigrationInterface)[] = [
@@ -10,4 +11,5 @@ export const SQLITE_MIGRATIONS: (new () => MigrationInterface)[] = [
   CertificateBindings1764000000000,
   TokenReplays1764100000000,
   Users1764200000000,
+  UserAuthTokens1764400000000,
 ];
