@@ -321,11 +321,12 @@ export class EnrollmentsRepository {
     const result = await tx.query(
       'UPDATE users SET digest_challenge = NULL, digest_challenge_expires_at = NULL, user_authenticate_state = ?, ' +
         'auth_token_hash = ?, long_name = COALESCE(?, long_name), last_user_authenticate_at = ?, updated_at = ? ' +
-        'WHERE id = ? AND digest_challenge = ? AND digest_challenge_expires_at > ?',
+        'WHERE id = ? AND digest_challenge = ? AND digest_challenge_expires_at > ?' +
+        // TypeORM hands back no change count for a SQLite UPDATE: the returned row says it.
+        (this.sqlite ? ' RETURNING id' : ''),
       [state, authTokenHash, longName, at, at, userEnrollmentId, challenge, at],
     );
-    // TypeORM's SQLite driver answers an UPDATE with the bare number of rows changed.
-    return (typeof result === 'number' ? result : this.db.affectedRows(result)) === 1;
+    return this.sqlite ? (result as unknown[]).length === 1 : this.db.affectedRows(result) === 1;
   }
 
   /** The hash of the AuthToken last handed to this user channel; null when none is valid. */

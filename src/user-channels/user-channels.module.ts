@@ -1,11 +1,26 @@
-import { Module } from '@nestjs/common';
-import { APP_CONFIG } from '../config/config.js';
-import type { AppConfig } from '../config/config.js';
+import { Global, Module } from '@nestjs/common';
+import type { DynamicModule } from '@nestjs/common';
 import { EnrollmentsModule } from '../enrollments/enrollments.module.js';
-import { AppLogger } from '../logging/app-logger.js';
 import { AuthTokenMiddleware } from './auth-token.middleware.js';
 import { UserAuthenticateHandler } from './user-authenticate.handler.js';
-import { loadUserAuthenticator, USER_AUTHENTICATOR } from './user-authenticator.js';
+import { USER_AUTHENTICATOR } from './user-authenticator.js';
+import type { UserAuthenticator } from './user-authenticator.js';
+
+/**
+ * The user authenticator, loaded by createApp before Nest starts (a plug-in that cannot be
+ * loaded stops the start before a database pool is opened) and provided to the whole app.
+ */
+@Global()
+@Module({})
+export class UserAuthenticatorModule {
+  static forRoot(authenticator: UserAuthenticator): DynamicModule {
+    return {
+      module: UserAuthenticatorModule,
+      providers: [{ provide: USER_AUTHENTICATOR, useValue: authenticator }],
+      exports: [USER_AUTHENTICATOR],
+    };
+  }
+}
 
 /**
  * macOS users' UserAuthenticate and the AuthToken check on user channels. The authenticator
@@ -14,15 +29,7 @@ import { loadUserAuthenticator, USER_AUTHENTICATOR } from './user-authenticator.
  */
 @Module({
   imports: [EnrollmentsModule],
-  providers: [
-    UserAuthenticateHandler,
-    AuthTokenMiddleware,
-    {
-      provide: USER_AUTHENTICATOR,
-      inject: [APP_CONFIG, AppLogger],
-      useFactory: (config: AppConfig, logger: AppLogger) => loadUserAuthenticator(config, logger),
-    },
-  ],
+  providers: [UserAuthenticateHandler, AuthTokenMiddleware],
   exports: [AuthTokenMiddleware],
 })
 export class UserChannelsModule {}
