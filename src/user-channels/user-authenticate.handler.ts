@@ -126,7 +126,7 @@ export class UserAuthenticateHandler implements CheckinMessageHandler<UserAuthen
       now,
     );
     if (!answered) {
-      // Another answer to the same challenge won, or it expired while the directory was asked.
+      // Another answer to the same challenge won, or a new login replaced the challenge meanwhile.
       ctx.logFields.userAuthenticate = 'declined: challenge already answered';
       return DECLINED;
     }
