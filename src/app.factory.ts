@@ -6,6 +6,7 @@ import { loadOrCreateDevKey, SecretBox } from './common/secret-box.js';
 import { checkConfigFiles } from './config/config-files.js';
 import type { AppConfig } from './config/config.js';
 import type { AppLogger } from './logging/app-logger.js';
+import { loadUserAuthenticator } from './user-channels/user-authenticator.js';
 
 /** The secrets key: SECRETS_KEY, or outside production the development key in the data folder. */
 export function secretBoxFor(config: AppConfig, logger: AppLogger): SecretBox {
@@ -23,11 +24,12 @@ export function secretBoxFor(config: AppConfig, logger: AppLogger): SecretBox {
 export async function createApp(config: AppConfig, logger: AppLogger): Promise<NestExpressApplication> {
   // Key material that can be wrong is checked before anything (a database pool) is opened.
   checkConfigFiles(config);
+  const userAuth = await loadUserAuthenticator(config, logger);
   const secretBox = secretBoxFor(config, logger);
   if (config.adminApiKey === undefined) {
     logger.emit('warn', 'the admin API (/api) is disabled because ADMIN_API_KEY is not set');
   }
-  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config, logger, secretBox), {
+  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config, logger, secretBox, userAuth), {
     logger,
     // The check-in endpoint reads its own raw body (signatures cover the exact bytes); no
     // other route takes a body yet.

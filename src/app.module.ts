@@ -10,12 +10,18 @@ import { EnrollmentsModule } from './enrollments/enrollments.module.js';
 import { HealthModule } from './health/health.module.js';
 import { GracefulShutdown } from './lifecycle/graceful-shutdown.js';
 import { TokensModule } from './tokens/tokens.module.js';
-import { UserChannelsModule } from './user-channels/user-channels.module.js';
+import { UserAuthenticatorModule, UserChannelsModule } from './user-channels/user-channels.module.js';
+import type { UserAuthenticator } from './user-channels/user-authenticator.js';
 import type { AppLogger } from './logging/app-logger.js';
 
 @Module({})
 export class AppModule {
-  static forRoot(config: AppConfig, logger: AppLogger, secretBox: SecretBox): DynamicModule {
+  static forRoot(
+    config: AppConfig,
+    logger: AppLogger,
+    secretBox: SecretBox,
+    userAuthenticator: UserAuthenticator,
+  ): DynamicModule {
     return {
       module: AppModule,
       imports: [
@@ -25,6 +31,7 @@ export class AppModule {
         EnrollmentsModule,
         AdminModule,
         TokensModule,
+        UserAuthenticatorModule.forRoot(userAuthenticator),
         UserChannelsModule,
         HealthModule,
       ],

@@ -136,24 +136,67 @@ describe('GetToken', () => {
     assert.equal(t.logs.text().includes(jwt.split('.')[2] ?? 'x'), false);
   });
 
-  it('com.apple.maid on a Shared iPad user channel (the Managed Apple Account signing in)', async () => {
-    const ipad = await enroll(t);
-    const user = { UserShortName: 'alex.morgan@schools.example.org', UserID: 'FFFFFFFF-FFFF-FFFF-FFFF-FFFFFFFFFFFF' };
-    // Not before the user's channel has sent its TokenUpdate.
-    const ask = xmlMessage('checkout.plist', {
+  const SHARED_IPAD_USER = {
+    UserShortName: 'alex.morgan@schools.example.org',
+    UserID: 'FFFFFFFF-FFFF-FFFF-FFFF-FFFFFFFFFFFF',
+  };
+  const MAC_USER = {
+    UserID: '8D2B6C1E-0F3A-4E59-B7C4-1A2B3C4D5E6F',
+    UserShortName: 'robin',
+    UserLongName: 'Robin Example',
+  };
+  const userGetToken = (udid: string, user: Record<string, string>): Buffer =>
+    xmlMessage('checkout.plist', {
       MessageType: 'GetToken',
       Topic: undefined,
-      UDID: ipad,
+      UDID: udid,
       TokenServiceType: 'com.apple.maid',
       ...user,
     });
-    await refused(t, ask, 400, /not known/);
+
+  it('com.apple.maid on a Shared iPad user channel before its first TokenUpdate (the Managed Apple Account signing in)', async () => {
+    const ipad = await enroll(t);
+    // The sign-in asks for the token before the user's channel exists; it needs only the device channel.
+    const before = await snapshot(t.dataSource);
+    const jwt = await tokenOf(t, userGetToken(ipad, SHARED_IPAD_USER));
+    assert.equal((await jwtVerify(jwt, await importX509(maid.certPem, 'RS256'))).payload.iss, SERVER_UUID);
+    assert.deepEqual(await snapshot(t.dataSource), before, 'GetToken creates no user channel');
+    // ... and after it too.
     assert.equal(
-      (await send(t.url, xmlMessage('shared-ipad-user-token-update.plist', { UDID: ipad, ...user }))).status,
+      (await send(t.url, xmlMessage('shared-ipad-user-token-update.plist', { UDID: ipad, ...SHARED_IPAD_USER })))
+        .status,
       200,
     );
-    const jwt = await tokenOf(t, ask);
-    assert.equal((await jwtVerify(jwt, await importX509(maid.certPem, 'RS256'))).payload.iss, SERVER_UUID);
+    await tokenOf(t, userGetToken(ipad, SHARED_IPAD_USER));
+  });
+
+  it('com.apple.maid on a macOS user channel before its first TokenUpdate', async () => {
+    const mac = newUdid();
+    assert.equal((await send(t.url, xmlMessage('mac-authenticate.plist', { UDID: mac }))).status, 200);
+    assert.equal((await send(t.url, xmlMessage('mac-token-update.plist', { UDID: mac }))).status, 200);
+    const jwt = await tokenOf(t, userGetToken(mac, MAC_USER));
+    assert.equal(
+      (await jwtVerify(jwt, await importX509(maid.certPem, 'RS256'))).payload.service_type,
+      'com.apple.maid',
+    );
+  });
+
+  it('refuses a user channel whose device channel is unknown, not yet enabled or checked out', async () => {
+    await refused(t, userGetToken(newUdid(), SHARED_IPAD_USER), 400, /not known/);
+    const authenticatedOnly = newUdid();
+    assert.equal((await send(t.url, xmlMessage('ipad-authenticate.plist', { UDID: authenticatedOnly }))).status, 200);
+    await refused(t, userGetToken(authenticatedOnly, SHARED_IPAD_USER), 400, /not known/);
+    const gone = await enroll(t);
+    assert.equal(
+      (await send(t.url, xmlMessage('shared-ipad-user-token-update.plist', { UDID: gone, ...SHARED_IPAD_USER })))
+        .status,
+      200,
+    );
+    assert.equal((await send(t.url, xmlMessage('checkout.plist', { UDID: gone }))).status, 200);
+    await refused(t, userGetToken(gone, SHARED_IPAD_USER), 400, new RegExp(`enrollment ${gone} is not enabled`));
+    // Re-enrolled (Authenticate) but no TokenUpdate yet: still refused.
+    assert.equal((await send(t.url, xmlMessage('ipad-authenticate.plist', { UDID: gone }))).status, 200);
+    await refused(t, userGetToken(gone, SHARED_IPAD_USER), 400, /not enabled/);
   });
 
   it('refuses a missing or unknown TokenServiceType with 400', async () => {

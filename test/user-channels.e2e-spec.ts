@@ -1,9 +1,21 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { dirname, join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
+import { ConfigError } from '../src/config/config.js';
 import { fixtureBytes, fixtureDict, newUdid, parseReply, send, xmlMessage } from './support/device.js';
+import type { Reply } from './support/device.js';
+import { digestFor, startFakeDirectory } from './support/fake-directory.js';
+import type { FakeDirectory } from './support/fake-directory.js';
 import { snapshot } from './support/snapshot.js';
 import { ADMIN_KEY, startTestApp } from './support/test-app.js';
 import type { TestApp } from './support/test-app.js';
+import { createTestDatabase } from './support/test-db.js';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 const ALL_F = 'FFFFFFFF-FFFF-FFFF-FFFF-FFFFFFFFFFFF';
 const MAC_USER_1 = '8D2B6C1E-0F3A-4E59-B7C4-1A2B3C4D5E6F';
@@ -231,6 +243,19 @@ describe('user channels', () => {
     await refused(t, xmlMessage('mac-user-authenticate.plist', { UDID: newUdid() }), 400, /not enrolled/);
   });
 
+  it('under the default policy a DigestResponse is 410 with nothing written and no AuthToken', async () => {
+    const mac = newUdid();
+    await enrollDevice(t, mac, 'mac-authenticate.plist', 'mac-token-update.plist');
+    // Never seen before, then after its declined first step: the second step is refused alike.
+    const digest = xmlMessage('mac-user-authenticate.plist', { UDID: mac, DigestResponse: 'c0ffee'.repeat(8) });
+    await refused(t, digest, 410, /^$/);
+    assert.equal((await send(t.url, xmlMessage('mac-user-authenticate.plist', { UDID: mac }))).status, 410);
+    await refused(t, digest, 410, /^$/);
+    const [u] = await users(t, mac);
+    assert.equal(u?.userAuthenticateState, 'declined');
+    assert.equal(await authTokenHash(t, `${mac}:${MAC_USER_1}`), null);
+  });
+
   it('UserAuthenticate under the default policy declines the user with 410 and records it', async () => {
     const mac = newUdid();
     await enrollDevice(t, mac, 'mac-authenticate.plist', 'mac-token-update.plist');
@@ -250,6 +275,44 @@ describe('user channels', () => {
   });
 });
 
+/** The stored hash of a user channel's AuthToken (null when none is valid). */
+async function authTokenHash(t: TestApp, id: string): Promise<string | null> {
+  const rows = await t.dataSource.query<{ h: string | null }[]>('SELECT auth_token_hash AS h FROM users WHERE id = ?', [
+    id,
+  ]);
+  return rows[0]?.h ?? null;
+}
+
+const sha256 = (s: string): string => createHash('sha256').update(s).digest('hex');
+
+function challengeOf(r: Reply): string {
+  assert.equal(r.status, 200, r.text);
+  const c = parseReply(r).DigestChallenge;
+  assert.ok(typeof c === 'string', 'DigestChallenge is a string');
+  return c;
+}
+
+function authTokenOf(r: Reply): string {
+  assert.equal(r.status, 200, r.text);
+  const token = parseReply(r).AuthToken;
+  assert.ok(typeof token === 'string', 'AuthToken is a string');
+  return token;
+}
+
+/** A macOS user logging in: both UserAuthenticate steps; returns the AuthToken. */
+async function login(t: TestApp, mac: string, digestResponse = 'a1b2c3d4e5f60718293a4b5c6d7e8f90'): Promise<string> {
+  challengeOf(await send(t.url, xmlMessage('mac-user-authenticate.plist', { UDID: mac })));
+  return authTokenOf(
+    await send(t.url, xmlMessage('mac-user-authenticate.plist', { UDID: mac, DigestResponse: digestResponse })),
+  );
+}
+
+async function enrolledMac(t: TestApp): Promise<string> {
+  const mac = newUdid();
+  await enrollDevice(t, mac, 'mac-authenticate.plist', 'mac-token-update.plist');
+  return mac;
+}
+
 describe('UserAuthenticate with USER_AUTHENTICATE_POLICY=challenge', () => {
   let t: TestApp;
   before(async () => {
@@ -259,31 +322,282 @@ describe('UserAuthenticate with USER_AUTHENTICATE_POLICY=challenge', () => {
     await t.close();
   });
 
-  it('challenges, then accepts the DigestResponse with an AuthToken; both steps are recorded', async () => {
-    const mac = newUdid();
-    await enrollDevice(t, mac, 'mac-authenticate.plist', 'mac-token-update.plist');
-    const first = await send(t.url, xmlMessage('mac-user-authenticate.plist', { UDID: mac }));
-    assert.equal(first.status, 200, first.text);
-    const challenge = parseReply(first).DigestChallenge;
-    assert.ok(typeof challenge === 'string' && challenge.length >= 16);
+  it('challenges, then accepts the DigestResponse with an AuthToken kept only as its hash', async () => {
+    const mac = await enrolledMac(t);
+    const challenge = challengeOf(await send(t.url, xmlMessage('mac-user-authenticate.plist', { UDID: mac })));
+    assert.ok(challenge.length >= 16);
     let [u] = await users(t, mac);
     assert.equal(u?.userAuthenticateState, 'challenged');
 
-    const second = await send(
-      t.url,
-      xmlMessage('mac-user-authenticate.plist', { UDID: mac, DigestResponse: 'a1b2c3d4e5f60718293a4b5c6d7e8f90' }),
+    const digest = 'a1b2c3d4e5f60718293a4b5c6d7e8f90';
+    const authToken = authTokenOf(
+      await send(t.url, xmlMessage('mac-user-authenticate.plist', { UDID: mac, DigestResponse: digest })),
     );
-    assert.equal(second.status, 200, second.text);
-    const authToken = parseReply(second).AuthToken;
-    assert.ok(typeof authToken === 'string' && authToken.length >= 16);
+    assert.ok(authToken.length >= 32);
     [u] = await users(t, mac);
     assert.equal(u?.userAuthenticateState, 'accepted');
-    // The digest is never logged.
-    assert.equal(t.logs.text().includes('a1b2c3d4e5f60718293a4b5c6d7e8f90'), false);
+    assert.equal(await authTokenHash(t, `${mac}:${MAC_USER_1}`), sha256(authToken));
+    // The token, the digest and the used-up challenge are in no row and no log line.
+    const stored = JSON.stringify(await snapshot(t.dataSource));
+    for (const secret of [authToken, digest, challenge]) assert.equal(stored.includes(secret), false, secret);
+    for (const secret of [authToken, digest]) assert.equal(t.logs.text().includes(secret), false, secret);
 
-    // Then the user's channel comes up with its TokenUpdate.
-    await ok(t, xmlMessage('mac-user-token-update.plist', { UDID: mac }));
+    // The user's channel comes up with its TokenUpdate, which carries the AuthToken.
+    await ok(t, xmlMessage('mac-user-token-update.plist', { UDID: mac, AuthToken: authToken }));
     [u] = await users(t, mac);
     assert.equal(u?.enabled, true);
+    const line = t.logs.entries().findLast((l) => l.msg === 'checkin' && l.messageType === 'TokenUpdate');
+    assert.equal(line?.authToken, 'valid');
+  });
+
+  it('a challenge is single use: a replayed DigestResponse is 410 and changes nothing', async () => {
+    const mac = await enrolledMac(t);
+    const token = await login(t, mac);
+    const replay = xmlMessage('mac-user-authenticate.plist', {
+      UDID: mac,
+      DigestResponse: 'a1b2c3d4e5f60718293a4b5c6d7e8f90',
+    });
+    await refused(t, replay, 410, /^$/);
+    // The token handed out by the genuine answer still works.
+    await ok(t, xmlMessage('mac-user-token-update.plist', { UDID: mac, AuthToken: token }));
+  });
+
+  it('two answers to one challenge at once: exactly one gets an AuthToken', async () => {
+    const mac = await enrolledMac(t);
+    challengeOf(await send(t.url, xmlMessage('mac-user-authenticate.plist', { UDID: mac })));
+    const answer = (d: string): Promise<Reply> =>
+      send(t.url, xmlMessage('mac-user-authenticate.plist', { UDID: mac, DigestResponse: d }));
+    const replies = await Promise.all([answer('11'.repeat(16)), answer('22'.repeat(16)), answer('33'.repeat(16))]);
+    assert.deepEqual(replies.map((r) => r.status).sort(), [200, 410, 410]);
+    const winner = replies.find((r) => r.status === 200);
+    assert.ok(winner);
+    assert.equal(await authTokenHash(t, `${mac}:${MAC_USER_1}`), sha256(authTokenOf(winner)));
+  });
+
+  it('a DigestResponse without a pending challenge is 410 and changes nothing', async () => {
+    const mac = await enrolledMac(t);
+    await refused(
+      t,
+      xmlMessage('mac-user-authenticate.plist', { UDID: mac, DigestResponse: 'a1b2c3d4e5f60718293a4b5c6d7e8f90' }),
+      410,
+      /^$/,
+    );
+    assert.deepEqual(await users(t, mac), []);
+  });
+
+  it('a wrong AuthToken on a user-channel message is 403 and changes nothing', async () => {
+    const mac = await enrolledMac(t);
+    const token = await login(t, mac);
+    await ok(t, xmlMessage('mac-user-token-update.plist', { UDID: mac, AuthToken: token }));
+    const wrong = `${token.slice(0, -1)}${token.endsWith('A') ? 'B' : 'A'}`;
+    await refused(
+      t,
+      xmlMessage('mac-user-token-update.plist', { UDID: mac, AuthToken: wrong, PushMagic: 'NEW-MAGIC' }),
+      403,
+      /AuthToken is not the one issued/,
+    );
+    await refused(
+      t,
+      xmlMessage('checkout.plist', { UDID: mac, UserID: MAC_USER_1, UserShortName: 'robin', AuthToken: '' }),
+      403,
+      /AuthToken is not the one issued/,
+    );
+    await refused(
+      t,
+      xmlMessage('checkout.plist', {
+        MessageType: 'GetToken',
+        Topic: undefined,
+        UDID: mac,
+        UserID: MAC_USER_1,
+        UserShortName: 'robin',
+        UserLongName: 'Robin Example',
+        TokenServiceType: 'com.apple.maid',
+        AuthToken: wrong,
+      }),
+      403,
+      /AuthToken is not the one issued/,
+    );
+    // Never 401: a device may unenroll on it. The right token still passes.
+    await ok(t, xmlMessage('mac-user-token-update.plist', { UDID: mac, AuthToken: token, PushMagic: 'NEW-MAGIC' }));
+    assert.equal((await enrollment(t, `${mac}:${MAC_USER_1}`)).pushMagic, 'NEW-MAGIC');
+  });
+
+  it('the AuthToken is valid until the next UserAuthenticate', async () => {
+    const mac = await enrolledMac(t);
+    const first = await login(t, mac);
+    await ok(t, xmlMessage('mac-user-token-update.plist', { UDID: mac, AuthToken: first }));
+    // The next login starts a handshake: from its first step on the old token is refused.
+    challengeOf(await send(t.url, xmlMessage('mac-user-authenticate.plist', { UDID: mac, AuthToken: first })));
+    assert.equal(await authTokenHash(t, `${mac}:${MAC_USER_1}`), null);
+    await refused(t, xmlMessage('mac-user-token-update.plist', { UDID: mac, AuthToken: first }), 403, /AuthToken/);
+    const second = authTokenOf(
+      await send(t.url, xmlMessage('mac-user-authenticate.plist', { UDID: mac, DigestResponse: 'ff'.repeat(16) })),
+    );
+    assert.notEqual(second, first);
+    await refused(t, xmlMessage('mac-user-token-update.plist', { UDID: mac, AuthToken: first }), 403, /AuthToken/);
+    await ok(t, xmlMessage('mac-user-token-update.plist', { UDID: mac, AuthToken: second }));
+  });
+
+  it('an AuthToken on a channel that was never issued one is 403; messages without one pass', async () => {
+    const ipad = newUdid();
+    await enrollDevice(t, ipad);
+    await refused(
+      t,
+      xmlMessage('shared-ipad-user-token-update.plist', { UDID: ipad, AuthToken: 'made-up-token-0123456789' }),
+      403,
+      /AuthToken is not the one issued/,
+    );
+    await ok(t, xmlMessage('shared-ipad-user-token-update.plist', { UDID: ipad }));
+    // The device channel is not checked: AuthToken belongs to user channels.
+    await ok(t, xmlMessage('ipad-token-update.plist', { UDID: ipad, AuthToken: 'made-up-token-0123456789' }));
+  });
+});
+
+describe('UserAuthenticate challenges expire (USER_AUTHENTICATE_CHALLENGE_TTL_SECONDS)', () => {
+  let t: TestApp;
+  before(async () => {
+    t = await startTestApp({ USER_AUTHENTICATE_POLICY: 'challenge', USER_AUTHENTICATE_CHALLENGE_TTL_SECONDS: '1' });
+  });
+  after(async () => {
+    await t.close();
+  });
+
+  it('a DigestResponse after the challenge expired is 410 and changes nothing', async () => {
+    const mac = await enrolledMac(t);
+    challengeOf(await send(t.url, xmlMessage('mac-user-authenticate.plist', { UDID: mac })));
+    await sleep(1100);
+    await refused(
+      t,
+      xmlMessage('mac-user-authenticate.plist', { UDID: mac, DigestResponse: 'a1b2c3d4e5f60718293a4b5c6d7e8f90' }),
+      410,
+      /^$/,
+    );
+    const [u] = await users(t, mac);
+    assert.equal(u?.userAuthenticateState, 'challenged');
+    const line = t.logs.entries().findLast((l) => l.msg === 'checkin' && l.userAuthenticateStep === 2);
+    assert.equal(line?.userAuthenticate, 'declined: challenge expired');
+  });
+});
+
+describe('UserAuthenticate with USER_AUTHENTICATE_POLICY=allow', () => {
+  let t: TestApp;
+  before(async () => {
+    t = await startTestApp({ USER_AUTHENTICATE_POLICY: 'allow' });
+  });
+  after(async () => {
+    await t.close();
+  });
+
+  it('answers an empty DigestChallenge (no AuthToken needed); a DigestResponse is 410', async () => {
+    const mac = await enrolledMac(t);
+    const first = await send(t.url, xmlMessage('mac-user-authenticate.plist', { UDID: mac }));
+    assert.equal(challengeOf(first), '');
+    assert.match(
+      first.text,
+      /<key>DigestChallenge<\/key>\s*<string\/>|<key>DigestChallenge<\/key>\s*<string><\/string>/,
+    );
+    const [u] = await users(t, mac);
+    assert.equal(u?.userAuthenticateState, 'allowed');
+    await refused(
+      t,
+      xmlMessage('mac-user-authenticate.plist', { UDID: mac, DigestResponse: 'a1b2c3d4e5f60718293a4b5c6d7e8f90' }),
+      410,
+      /^$/,
+    );
+    // The user's channel then comes up without any AuthToken.
+    await ok(t, xmlMessage('mac-user-token-update.plist', { UDID: mac }));
+    assert.equal((await users(t, mac))[0]?.enabled, true);
+  });
+});
+
+describe('a directory plugged in with USER_AUTHENTICATOR_MODULE', () => {
+  const module = join(ROOT, '.build', 'test', 'support', 'http-directory-authenticator.js');
+  let t: TestApp;
+  let directory: FakeDirectory;
+  before(async () => {
+    directory = await startFakeDirectory({ robin: 'correct horse battery staple' });
+    process.env.DIRECTORY_URL = directory.url;
+    t = await startTestApp({ USER_AUTHENTICATE_POLICY: 'challenge', USER_AUTHENTICATOR_MODULE: module });
+  });
+  after(async () => {
+    await t.close();
+    await directory.close();
+    delete process.env.DIRECTORY_URL;
+  });
+
+  const step2 = (mac: string, digest: string, user: Record<string, string> = {}): Buffer =>
+    xmlMessage('mac-user-authenticate.plist', { UDID: mac, DigestResponse: digest, ...user });
+
+  it('the right password gets an AuthToken; the directory saw our challenge and the digest', async () => {
+    const mac = await enrolledMac(t);
+    const challenge = challengeOf(await send(t.url, xmlMessage('mac-user-authenticate.plist', { UDID: mac })));
+    const digest = digestFor('robin', 'correct horse battery staple', challenge);
+    const token = authTokenOf(await send(t.url, step2(mac, digest)));
+    assert.deepEqual(directory.binds.at(-1), { user: 'robin', challenge, response: digest });
+    assert.equal((await users(t, mac))[0]?.userAuthenticateState, 'accepted');
+    await ok(t, xmlMessage('mac-user-token-update.plist', { UDID: mac, AuthToken: token }));
+  });
+
+  it('a wrong password is 200 with an empty AuthToken; no token is valid afterwards', async () => {
+    const mac = await enrolledMac(t);
+    const challenge = challengeOf(await send(t.url, xmlMessage('mac-user-authenticate.plist', { UDID: mac })));
+    const r = await send(t.url, step2(mac, digestFor('robin', 'Tr0ub4dor&3', challenge)));
+    assert.equal(authTokenOf(r), '');
+    assert.equal((await users(t, mac))[0]?.userAuthenticateState, 'rejected');
+    assert.equal(await authTokenHash(t, `${mac}:${MAC_USER_1}`), null);
+    // The challenge is used up by the wrong answer: the right one now comes too late.
+    await refused(t, step2(mac, digestFor('robin', 'correct horse battery staple', challenge)), 410, /^$/);
+  });
+
+  it('a user the directory does not know is declined with 410', async () => {
+    const mac = await enrolledMac(t);
+    const who = { UserID: MAC_USER_2, UserShortName: 'mallory' };
+    const challenge = challengeOf(await send(t.url, xmlMessage('mac-user-authenticate.plist', { UDID: mac, ...who })));
+    const r = await send(t.url, step2(mac, digestFor('mallory', 'guess', challenge), who));
+    assert.equal(r.status, 410);
+    assert.equal(r.text.includes('AuthToken'), false);
+    assert.equal((await users(t, mac)).find((u) => u.userId === MAC_USER_2)?.userAuthenticateState, 'declined');
+  });
+
+  it('a module that cannot be loaded stops the start, naming the variable', async () => {
+    const db = await createTestDatabase();
+    try {
+      await assert.rejects(
+        startTestApp(
+          { USER_AUTHENTICATE_POLICY: 'challenge', USER_AUTHENTICATOR_MODULE: join(ROOT, 'no-such-module.js') },
+          db,
+        ),
+        (err: unknown) => err instanceof ConfigError && err.variable === 'USER_AUTHENTICATOR_MODULE',
+      );
+    } finally {
+      await db.drop();
+    }
+  });
+});
+
+describe('production without a directory', () => {
+  it('refuses USER_AUTHENTICATE_POLICY=challenge with the accept-all authenticator: exit 78', async () => {
+    const db = await createTestDatabase();
+    try {
+      const child = spawn(process.execPath, [join(ROOT, 'dist', 'main.js')], {
+        env: {
+          PATH: process.env.PATH,
+          NODE_ENV: 'production',
+          DATABASE_URL: db.url,
+          DATA_DIR: db.dataDir,
+          PORT: '0',
+          SECRETS_KEY: Buffer.alloc(32, 7).toString('base64'),
+          DEVICE_CA_FILE: join(db.dataDir, 'ca.pem'),
+          USER_AUTHENTICATE_POLICY: 'challenge',
+        },
+      });
+      let out = '';
+      child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+      const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+      assert.equal(code, 78, out);
+      assert.match(out, /USER_AUTHENTICATOR_MODULE is required when NODE_ENV=production/);
+    } finally {
+      await db.drop();
+    }
   });
 });

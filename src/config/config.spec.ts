@@ -52,7 +52,12 @@ describe('loadConfig defaults', () => {
       },
       maid: undefined,
       watchPairing: { signingKeyFile: undefined, verifyKeysFile: undefined, ttlSeconds: 600 },
-      userAuthenticatePolicy: 'decline',
+      userAuthenticate: {
+        policy: 'decline',
+        challengeTtlSeconds: 300,
+        authTokenCheck: false,
+        authenticatorModule: undefined,
+      },
     });
     assert.equal(DEFAULT_DATABASE_URL, 'sqlite:./data/mdm.sqlite');
   });
@@ -392,5 +397,52 @@ describe('device identity configuration', () => {
     assertConfigError(() => load({ DEVICE_CERT_HEADER: 'bad header' }), 'DEVICE_CERT_HEADER');
     assertConfigError(() => load({ DEVICE_CLOCK_SKEW_SECONDS: '-1' }), 'DEVICE_CLOCK_SKEW_SECONDS');
     assertConfigError(() => load({ DEVICE_CERT_BIND_RETRO: 'sometimes' }), 'DEVICE_CERT_BIND_RETRO');
+  });
+});
+
+describe('UserAuthenticate configuration', () => {
+  const PROD = { NODE_ENV: 'production', SECRETS_KEY: KEY_B64, DEVICE_CA_FILE: '/etc/mdm/ca.pem' };
+
+  it('checks AuthTokens by default only when it hands them out (challenge)', () => {
+    assert.equal(load({ USER_AUTHENTICATE_POLICY: 'challenge' }).userAuthenticate.authTokenCheck, true);
+    assert.equal(load({ USER_AUTHENTICATE_POLICY: 'allow' }).userAuthenticate.authTokenCheck, false);
+    assert.equal(
+      load({ USER_AUTHENTICATE_POLICY: 'challenge', USER_AUTH_TOKEN_CHECK: 'false' }).userAuthenticate.authTokenCheck,
+      false,
+    );
+    assert.deepStrictEqual(
+      load({
+        USER_AUTHENTICATE_POLICY: 'Allow',
+        USER_AUTHENTICATE_CHALLENGE_TTL_SECONDS: '60',
+        USER_AUTH_TOKEN_CHECK: 'yes',
+        USER_AUTHENTICATOR_MODULE: 'plugins/ldap.js',
+      }).userAuthenticate,
+      {
+        policy: 'allow',
+        challengeTtlSeconds: 60,
+        authTokenCheck: true,
+        authenticatorModule: resolve(CWD, 'plugins/ldap.js'),
+      },
+    );
+  });
+
+  it('refuses challenge in production without an authenticator module, and bad values', () => {
+    assertConfigError(
+      () => load({ ...PROD, USER_AUTHENTICATE_POLICY: 'challenge' }),
+      'USER_AUTHENTICATOR_MODULE',
+      /required when NODE_ENV=production and USER_AUTHENTICATE_POLICY=challenge/,
+    );
+    assert.equal(
+      load({ ...PROD, USER_AUTHENTICATE_POLICY: 'challenge', USER_AUTHENTICATOR_MODULE: '/opt/dir.js' })
+        .userAuthenticate.authenticatorModule,
+      '/opt/dir.js',
+    );
+    assert.equal(load({ ...PROD, USER_AUTHENTICATE_POLICY: 'allow' }).userAuthenticate.policy, 'allow');
+    assertConfigError(() => load({ USER_AUTHENTICATE_POLICY: 'accept' }), 'USER_AUTHENTICATE_POLICY');
+    assertConfigError(
+      () => load({ USER_AUTHENTICATE_CHALLENGE_TTL_SECONDS: '0' }),
+      'USER_AUTHENTICATE_CHALLENGE_TTL_SECONDS',
+    );
+    assertConfigError(() => load({ USER_AUTH_TOKEN_CHECK: 'maybe' }), 'USER_AUTH_TOKEN_CHECK');
   });
 });

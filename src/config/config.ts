@@ -22,8 +22,22 @@ export interface WatchPairingConfig {
   readonly ttlSeconds: number;
 }
 
-/** The first UserAuthenticate of a macOS user: decline (410, the user is not managed) or challenge. */
-export type UserAuthenticatePolicy = 'decline' | 'challenge';
+/**
+ * The first UserAuthenticate of a macOS user: decline (410, the user is not managed),
+ * challenge (a DigestChallenge; the second step goes to the user authenticator) or allow (an
+ * empty DigestChallenge: managed without an AuthToken).
+ */
+export type UserAuthenticatePolicy = 'decline' | 'challenge' | 'allow';
+
+export interface UserAuthenticateConfig {
+  readonly policy: UserAuthenticatePolicy;
+  /** How long a DigestChallenge can be answered. */
+  readonly challengeTtlSeconds: number;
+  /** Whether an AuthToken carried by a user-channel message must be the one last issued. */
+  readonly authTokenCheck: boolean;
+  /** ES module whose default export builds the UserAuthenticator; `undefined`: the built-in one. */
+  readonly authenticatorModule: string | undefined;
+}
 
 /** How a check-in proves which device sent it (see device-identity/). */
 export type DeviceAuthMode = 'signature' | 'header' | 'none';
@@ -66,7 +80,7 @@ export interface AppConfig {
   readonly deviceIdentity: DeviceIdentityConfig;
   readonly maid: MaidConfig | undefined;
   readonly watchPairing: WatchPairingConfig;
-  readonly userAuthenticatePolicy: UserAuthenticatePolicy;
+  readonly userAuthenticate: UserAuthenticateConfig;
 }
 
 /** A configuration problem, always naming the variable at fault. */
@@ -238,6 +252,30 @@ function maidConfig(env: Env, cwd: string): MaidConfig | undefined {
   return { serverUuid, signingKeyFile, signingCertFile };
 }
 
+function userAuthenticateConfig(env: Env, cwd: string, production: boolean): UserAuthenticateConfig {
+  const policy = oneOf<UserAuthenticatePolicy>(
+    env,
+    'USER_AUTHENTICATE_POLICY',
+    ['decline', 'challenge', 'allow'],
+    'decline',
+  );
+  const authenticatorModule = file(env, 'USER_AUTHENTICATOR_MODULE', cwd);
+  // The built-in authenticator accepts every password: in production it would hand an
+  // AuthToken to anyone who can type a user name.
+  if (production && policy === 'challenge' && authenticatorModule === undefined) {
+    throw new ConfigError(
+      'USER_AUTHENTICATOR_MODULE',
+      'is required when NODE_ENV=production and USER_AUTHENTICATE_POLICY=challenge (the built-in authenticator accepts every password)',
+    );
+  }
+  return {
+    policy,
+    challengeTtlSeconds: integer(env, 'USER_AUTHENTICATE_CHALLENGE_TTL_SECONDS', 300, 1, 24 * 3600),
+    authTokenCheck: boolean(env, 'USER_AUTH_TOKEN_CHECK', policy === 'challenge'),
+    authenticatorModule,
+  };
+}
+
 /** Reads and checks the whole configuration; throws a {@link ConfigError} naming the first bad variable. */
 export function loadConfig(env: Env = process.env, cwd: string = process.cwd()): AppConfig {
   const production = value(env, 'NODE_ENV') === 'production';
@@ -269,12 +307,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     databasePoolSize: integer(env, 'DATABASE_POOL_SIZE', 10, 1, 500),
     deviceIdentity: deviceIdentityConfig(env, cwd, production),
     maid: maidConfig(env, cwd),
-    userAuthenticatePolicy: oneOf<UserAuthenticatePolicy>(
-      env,
-      'USER_AUTHENTICATE_POLICY',
-      ['decline', 'challenge'],
-      'decline',
-    ),
+    userAuthenticate: userAuthenticateConfig(env, cwd, production),
     watchPairing: {
       signingKeyFile: file(env, 'WATCH_PAIRING_KEY_FILE', cwd),
       verifyKeysFile: file(env, 'WATCH_PAIRING_VERIFY_KEYS_FILE', cwd),

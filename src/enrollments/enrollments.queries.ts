@@ -66,7 +66,7 @@ export interface UserView {
   lastSeenAt: string | null;
   lastTokenUpdateAt: string | null;
   lastUserAuthenticateAt: string | null;
-  /** declined, challenged, accepted or rejected; null when the user never sent UserAuthenticate. */
+  /** declined, challenged, allowed, accepted or rejected; null when the user never sent UserAuthenticate. */
   userAuthenticateState: string | null;
 }
 

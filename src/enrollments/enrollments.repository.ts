@@ -280,12 +280,17 @@ export class EnrollmentsRepository {
     await tx.query(sql, [...userValues(u), onConsole, at, at, at]);
   }
 
-  /** Records a UserAuthenticate step on the user (created if this is the first sign of them). */
+  /**
+   * Records the first UserAuthenticate step on the user (created if this is the first sign of
+   * them): the new challenge (or none) replaces any pending one, and the AuthToken of the last
+   * handshake stops being valid.
+   */
   async upsertUserAuthenticate(
     tx: SqlRunner,
     u: UserFacts,
     state: string,
     challenge: string | null,
+    challengeExpiresAt: Date | null,
     now: Date,
   ): Promise<void> {
     const at = this.db.date(now);
@@ -296,6 +301,8 @@ export class EnrollmentsRepository {
         'last_user_authenticate_at',
         'user_authenticate_state',
         'digest_challenge',
+        'digest_challenge_expires_at',
+        'auth_token_hash',
         'created_at',
         'updated_at',
       ],
@@ -303,22 +310,65 @@ export class EnrollmentsRepository {
         ...this.keepUserNames(),
         this.fresh('last_user_authenticate_at'),
         this.fresh('user_authenticate_state'),
-        // The second step keeps the challenge of the first.
-        this.keep('users', 'digest_challenge'),
+        this.fresh('digest_challenge'),
+        this.fresh('digest_challenge_expires_at'),
+        this.fresh('auth_token_hash'),
         this.fresh('updated_at'),
       ],
     );
-    await tx.query(sql, [...userValues(u), at, state, challenge, at, at]);
+    const expires = challengeExpiresAt === null ? null : this.db.date(challengeExpiresAt);
+    await tx.query(sql, [...userValues(u), at, state, challenge, expires, null, at, at]);
+  }
+
+  /**
+   * Records the outcome of the second step and uses the challenge up, only if `challenge` is
+   * still the user's pending, unexpired one: of two answers to one challenge one wins.
+   * Returns whether it did.
+   */
+  async answerDigestChallenge(
+    tx: SqlRunner,
+    userEnrollmentId: string,
+    challenge: string,
+    state: string,
+    authTokenHash: string | null,
+    longName: string | null,
+    now: Date,
+  ): Promise<boolean> {
+    const at = this.db.date(now);
+    const result = await tx.query(
+      'UPDATE users SET digest_challenge = NULL, digest_challenge_expires_at = NULL, user_authenticate_state = ?, ' +
+        'auth_token_hash = ?, long_name = COALESCE(?, long_name), last_user_authenticate_at = ?, updated_at = ? ' +
+        'WHERE id = ? AND digest_challenge = ? AND digest_challenge_expires_at > ?' +
+        // TypeORM hands back no change count for a SQLite UPDATE: the returned row says it.
+        (this.sqlite ? ' RETURNING id' : ''),
+      [state, authTokenHash, longName, at, at, userEnrollmentId, challenge, at],
+    );
+    return this.sqlite ? (result as unknown[]).length === 1 : this.db.affectedRows(result) === 1;
+  }
+
+  /** The hash of the AuthToken last handed to this user channel; null when none is valid. */
+  async authTokenHash(tx: SqlRunner, userEnrollmentId: string): Promise<string | null> {
+    const rows = await tx.query<{ h: string | null }[]>('SELECT auth_token_hash AS h FROM users WHERE id = ?', [
+      userEnrollmentId,
+    ]);
+    return rows[0]?.h ?? null;
   }
 
   private keepUserNames(): string[] {
     return ['user_id', 'short_name', 'long_name'].map((c) => this.keep('users', c));
   }
 
-  async digestChallenge(tx: SqlRunner, userEnrollmentId: string): Promise<string | null> {
-    const rows = await tx.query<{ c: string | null }[]>('SELECT digest_challenge AS c FROM users WHERE id = ?', [
-      userEnrollmentId,
-    ]);
-    return rows[0]?.c ?? null;
+  /** The user's pending DigestChallenge and when it expires; undefined when none is pending. */
+  async digestChallenge(
+    tx: SqlRunner,
+    userEnrollmentId: string,
+  ): Promise<{ challenge: string; expiresAt: Date | null } | undefined> {
+    const rows = await tx.query<{ c: string | null; e: Date | string | null }[]>(
+      'SELECT digest_challenge AS c, digest_challenge_expires_at AS e FROM users WHERE id = ?',
+      [userEnrollmentId],
+    );
+    const row = rows[0];
+    if (row?.c === undefined || row.c === null || row.c === '') return undefined;
+    return { challenge: row.c, expiresAt: row.e === null ? null : this.db.readDate(row.e) };
   }
 }

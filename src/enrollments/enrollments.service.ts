@@ -29,7 +29,11 @@ export interface TokenUpdateOutcome {
   unlockTokenIgnored: boolean;
 }
 
-export type UserAuthenticateState = 'declined' | 'challenged' | 'accepted' | 'rejected';
+/** The first step's answer (declined, challenged, allowed) or the second's (accepted, rejected, declined). */
+export type UserAuthenticateState = 'declined' | 'challenged' | 'allowed' | 'accepted' | 'rejected';
+
+/** The challenge a DigestResponse answers, or why there is none to answer. */
+export type PendingChallenge = { readonly challenge: string } | { readonly missing: 'none' | 'expired' };
 
 /** The user record of a user-channel enrollment, from the resolved ids. */
 export function userFacts(enrollment: ResolvedEnrollment, longName?: string): UserFacts {
@@ -214,28 +218,60 @@ export class EnrollmentsService {
   }
 
   /**
-   * Records a UserAuthenticate step on the user; `challenge` is kept for the second step.
-   * Returns the challenge of the first step when this is the second.
+   * The first UserAuthenticate step: records its answer on the user with the challenge (if
+   * any) and when it expires. A new handshake ends the validity of the last AuthToken.
    */
-  async recordUserAuthenticate(
+  async beginUserAuthenticate(
     enrollment: ResolvedEnrollment,
-    state: UserAuthenticateState,
-    challenge: string | null,
+    state: Extract<UserAuthenticateState, 'declined' | 'challenged' | 'allowed'>,
+    challenge: { readonly value: string; readonly expiresAt: Date } | null,
     longName: string | undefined,
     now: Date,
   ): Promise<void> {
     await this.db.transaction(async (tx) => {
       await this.requireEnrolledParent(tx, enrollment);
-      await this.repo.upsertUserAuthenticate(tx, userFacts(enrollment, longName), state, challenge, now);
+      await this.repo.upsertUserAuthenticate(
+        tx,
+        userFacts(enrollment, longName),
+        state,
+        challenge?.value ?? null,
+        challenge?.expiresAt ?? null,
+        now,
+      );
     });
   }
 
-  /** The challenge sent in the user's first UserAuthenticate step, if any; checks the parent. */
-  async pendingDigestChallenge(enrollment: ResolvedEnrollment): Promise<string | null> {
-    return this.db.transaction(async (tx) => {
+  /** The challenge a second UserAuthenticate step may answer at `now`; checks the parent. */
+  async pendingDigestChallenge(enrollment: ResolvedEnrollment, now: Date): Promise<PendingChallenge> {
+    const pending = await this.db.transaction(async (tx) => {
       await this.requireEnrolledParent(tx, enrollment);
       return this.repo.digestChallenge(tx, enrollment.id);
     });
+    if (pending === undefined) return { missing: 'none' };
+    if (pending.expiresAt === null || pending.expiresAt.getTime() <= now.getTime()) return { missing: 'expired' };
+    return { challenge: pending.challenge };
+  }
+
+  /**
+   * The second step's outcome, with the hash of the AuthToken handed out when accepted. Uses
+   * the challenge up; false (nothing written) when it was already answered or has expired.
+   */
+  async answerDigestChallenge(
+    enrollment: ResolvedEnrollment,
+    challenge: string,
+    state: Extract<UserAuthenticateState, 'accepted' | 'rejected' | 'declined'>,
+    authTokenHash: string | null,
+    longName: string | undefined,
+    now: Date,
+  ): Promise<boolean> {
+    return this.db.transaction((tx) =>
+      this.repo.answerDigestChallenge(tx, enrollment.id, challenge, state, authTokenHash, longName ?? null, now),
+    );
+  }
+
+  /** The hash of the AuthToken last handed to a user channel; null when none is valid. */
+  authTokenHash(enrollmentId: string): Promise<string | null> {
+    return this.repo.authTokenHash(this.db, enrollmentId);
   }
 
   /** Bootstrap tokens belong to an enabled device-channel enrollment, never to User Enrollment. */

@@ -9,7 +9,10 @@ import { TokenServiceRegistry } from './token-service.registry.js';
 /**
  * GetToken: `{ TokenData: <data> }` from the service registered for `TokenServiceType`.
  * An unknown or unconfigured service type is 400 (Apple's rule; the Go servers answer 500).
- * Only an enabled enrollment past its first TokenUpdate gets a token.
+ * The device channel must be enabled and past its first TokenUpdate. On a user channel that
+ * is the rule too, and the user's own channel need not exist yet: a Managed Apple Account
+ * (macOS user, Shared iPad user) asks for its token while signing in, before its channel's
+ * first TokenUpdate, and a refusal would block the sign-in.
  */
 @CheckinHandler({ messageType: 'GetToken', dto: GetTokenMessage, channels: ['device', 'user'] })
 @Injectable()
@@ -35,14 +38,16 @@ export class GetTokenHandler implements CheckinMessageHandler<GetTokenMessage> {
         `TokenServiceType ${serviceType} is not enabled: ${service.disabledReason ?? 'not configured'}`,
       );
     }
-    const state = await this.enrollments.enrollmentState(ctx.enrollment.id);
+    // The device channel: the enrollment itself, or a user channel's parent.
+    const deviceChannelId = ctx.enrollment.parentId ?? ctx.enrollment.id;
+    const state = await this.enrollments.enrollmentState(deviceChannelId);
     if (state === undefined) {
-      throw new CheckinError(CheckinErrorCode.UnknownEnrollment, `enrollment ${ctx.enrollment.id} is not known`);
+      throw new CheckinError(CheckinErrorCode.UnknownEnrollment, `enrollment ${deviceChannelId} is not known`);
     }
     if (!state.enabled || state.tokenUpdateCount < 1) {
       throw new CheckinError(
         CheckinErrorCode.EnrollmentDisabled,
-        `enrollment ${ctx.enrollment.id} is not enabled (no TokenUpdate since enrollment)`,
+        `enrollment ${deviceChannelId} is not enabled (no TokenUpdate since enrollment)`,
       );
     }
     const token = await service.issue({

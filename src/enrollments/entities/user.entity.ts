@@ -42,13 +42,24 @@ export class UserEntity {
   @Column({ name: 'last_user_authenticate_at', type: 'datetime', precision: 3, nullable: true })
   lastUserAuthenticateAt: Date | null;
 
-  /** declined, challenged, accepted, rejected: the outcome of the last UserAuthenticate step. */
+  /** declined, challenged, allowed, accepted, rejected: the outcome of the last UserAuthenticate step. */
   @Column({ name: 'user_authenticate_state', type: 'varchar', length: 16, nullable: true })
   userAuthenticateState: string | null;
 
-  /** The DigestChallenge sent in the first step, for the authenticator of the second. */
+  /** The DigestChallenge sent in the first step, for the authenticator of the second; cleared when answered. */
   @Column({ name: 'digest_challenge', type: 'varchar', length: 255, nullable: true })
   digestChallenge: string | null;
+
+  /** After this a DigestResponse to `digestChallenge` is too late. */
+  @Column({ name: 'digest_challenge_expires_at', type: 'datetime', precision: 3, nullable: true })
+  digestChallengeExpiresAt: Date | null;
+
+  /**
+   * Hex SHA-256 of the AuthToken last handed out; cleared by the next UserAuthenticate (Apple:
+   * the token is valid until then). The token itself is never stored.
+   */
+  @Column({ name: 'auth_token_hash', type: 'varchar', length: 64, nullable: true })
+  authTokenHash: string | null;
 
   @Column({ name: 'created_at', type: 'datetime', precision: 3 })
   createdAt: Date;

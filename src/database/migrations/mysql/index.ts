@@ -4,6 +4,7 @@ import { CertificateBindings1764000000000 } from './1764000000000-CertificateBin
 import { TokenReplays1764100000000 } from './1764100000000-TokenReplays.js';
 import { Users1764200000000 } from './1764200000000-Users.js';
 import { CertificateBindingHistory1764300000000 } from './1764300000000-CertificateBindingHistory.js';
+import { UserAuthTokens1764400000000 } from './1764400000000-UserAuthTokens.js';
 
 /** In the order they run. A new migration is appended here and never edited after release. */
 export const MYSQL_MIGRATIONS: (new () => MigrationInterface)[] = [
@@ -12,4 +13,5 @@ export const MYSQL_MIGRATIONS: (new () => MigrationInterface)[] = [
   TokenReplays1764100000000,
   Users1764200000000,
   CertificateBindingHistory1764300000000,
+  UserAuthTokens1764400000000,
 ];
