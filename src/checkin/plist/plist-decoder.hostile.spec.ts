@@ -162,8 +162,7 @@ describe('decodePlist: decode work grows linearly with the body, whatever its sh
    * when the time is linear, sixteen times apart when it is quadratic. The best of several
    * runs and a bound of eight times leave room for a busy machine (a dictionary of many keys
    * measures up to five times: V8 rehashes as it grows). Sizes are kept small so that a
-   * quadratic regression
-   * fails in seconds instead of hanging.
+   * quadratic regression fails in seconds instead of hanging.
    */
   it('and the time it takes grows like the work (one body or sixteen sixteenths of it)', () => {
     const best = (run: () => void): number => {
