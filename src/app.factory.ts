@@ -9,14 +9,14 @@ import { loadMaidSigningKey } from './tokens/maid.token-service.js';
 
 /** The secrets key: SECRETS_KEY, or outside production the development key in the data folder. */
 export function secretBoxFor(config: AppConfig, logger: AppLogger): SecretBox {
-  if (config.secretsKey !== undefined) return new SecretBox(config.secretsKey);
+  if (config.secretsKey !== undefined) return new SecretBox(config.secretsKey, config.secretsPreviousKeys);
   if (config.production) throw new Error('SECRETS_KEY is required in production');
   const dev = loadOrCreateDevKey(config.dataDir);
   logger.emit('warn', dev.created ? 'created a development secrets key' : 'using the development secrets key', {
     path: dev.path,
     hint: 'set SECRETS_KEY (openssl rand -base64 32) before storing real devices; production refuses to start without it',
   });
-  return new SecretBox(dev.key);
+  return new SecretBox(dev.key, config.secretsPreviousKeys);
 }
 
 /** Builds the whole application (not yet listening). Used by main.ts and by the tests. */

@@ -70,6 +70,7 @@ export class CheckinController {
     const logFields: Record<string, unknown> = { requestId };
     res.setHeader('X-Request-Id', requestId);
     let status: number;
+    let logLevel: 'info' | undefined;
     try {
       const rawBody = await readBody(req, this.config.checkinMaxBodyBytes);
       if (rawBody.length === 0) throw new CheckinError(CheckinErrorCode.MalformedPlist, 'the body is empty');
@@ -95,12 +96,13 @@ export class CheckinController {
       logFields.error = failure.code;
       logFields.reason = failure.logReason;
       if (failure.stack !== undefined) logFields.stack = failure.stack;
+      logLevel = failure.logLevel;
       if (status === 413) res.setHeader('Connection', 'close');
       if (status === 503) res.setHeader('Retry-After', '30');
       res.status(status).type('text/plain').send(`${failure.deviceText}\n`);
     }
     const durationMs = Number(process.hrtime.bigint() - started) / 1e6;
-    const level = status >= 500 ? 'error' : status >= 400 ? 'warn' : 'info';
+    const level = logLevel ?? (status >= 500 ? 'error' : status >= 400 ? 'warn' : 'info');
     this.logger.emit(level, 'checkin', { status, durationMs: Math.round(durationMs * 100) / 100, ...logFields });
   }
 }
