@@ -24,6 +24,8 @@ export async function createApp(config: AppConfig, logger: AppLogger): Promise<N
   // Key material that can be wrong is checked before anything (a database pool) is opened.
   if (config.maid !== undefined) loadMaidSigningKey(config.maid);
   const secretBox = secretBoxFor(config, logger);
+  // Key ids (not the keys) let an operator match a SECRET_UNREADABLE log line to a key.
+  logger.emit('info', 'secrets key', { keyId: secretBox.currentKeyId, previousKeyIds: secretBox.previousKeyIds });
   if (config.adminApiKey === undefined) {
     logger.emit('warn', 'the admin API (/api) is disabled because ADMIN_API_KEY is not set');
   }

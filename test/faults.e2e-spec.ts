@@ -458,6 +458,10 @@ describe('secrets key rotation', () => {
       // 3. Rotated properly: B seals, A still opens. Reseal while the server runs.
       const rotated = { SECRETS_KEY: b64(keyB), SECRETS_PREVIOUS_KEYS: `${b64(randomBytes(32))},${b64(keyA)}` };
       await withApp(rotated, async (t) => {
+        const keys = await logLine(t, (e) => e.msg === 'secrets key');
+        assert.equal(keys.keyId, secretsKeyId(keyB));
+        assert.ok((keys.previousKeyIds as string[]).includes(secretsKeyId(keyA)));
+        assert.ok(!t.logs.text().includes(b64(keyA)) && !t.logs.text().includes(b64(keyB)), 'keys never reach the log');
         const r = await getToken(t, mac);
         assert.equal(r.status, 200, r.text);
         assert.deepEqual(Buffer.from(parseReply(r).BootstrapToken as Uint8Array), bootstrap);

@@ -90,6 +90,11 @@ export class SecretBox {
     return Buffer.concat([header, iv, cipher.getAuthTag(), body]);
   }
 
+  /** Hex ids of the other keys that still open values (SECRETS_PREVIOUS_KEYS). */
+  get previousKeyIds(): string[] {
+    return [...this.byId.keys()].filter((id) => id !== this.currentKeyId);
+  }
+
   /** Whether `sealed` is already in the newest format under the current key (nothing to reseal). */
   isCurrent(sealed: Buffer): boolean {
     return (
