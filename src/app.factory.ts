@@ -10,14 +10,14 @@ import { loadUserAuthenticator } from './user-channels/user-authenticator.js';
 
 /** The secrets key: SECRETS_KEY, or outside production the development key in the data folder. */
 export function secretBoxFor(config: AppConfig, logger: AppLogger): SecretBox {
-  if (config.secretsKey !== undefined) return new SecretBox(config.secretsKey);
+  if (config.secretsKey !== undefined) return new SecretBox(config.secretsKey, config.secretsPreviousKeys);
   if (config.production) throw new Error('SECRETS_KEY is required in production');
   const dev = loadOrCreateDevKey(config.dataDir);
   logger.emit('warn', dev.created ? 'created a development secrets key' : 'using the development secrets key', {
     path: dev.path,
     hint: 'set SECRETS_KEY (openssl rand -base64 32) before storing real devices; production refuses to start without it',
   });
-  return new SecretBox(dev.key);
+  return new SecretBox(dev.key, config.secretsPreviousKeys);
 }
 
 /** Builds the whole application (not yet listening). Used by main.ts and by the tests. */
@@ -26,6 +26,8 @@ export async function createApp(config: AppConfig, logger: AppLogger): Promise<N
   checkConfigFiles(config);
   const userAuth = await loadUserAuthenticator(config, logger);
   const secretBox = secretBoxFor(config, logger);
+  // Key ids (not the keys) let an operator match a SECRET_UNREADABLE log line to a key.
+  logger.emit('info', 'secrets key', { keyId: secretBox.currentKeyId, previousKeyIds: secretBox.previousKeyIds });
   if (config.adminApiKey === undefined) {
     logger.emit('warn', 'the admin API (/api) is disabled because ADMIN_API_KEY is not set');
   }

@@ -2,8 +2,6 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { request } from 'node:http';
-import { createServer, connect } from 'node:net';
-import type { Server, Socket } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
@@ -11,6 +9,7 @@ import { DataSource } from 'typeorm';
 import { loadOrCreateDevCa } from '../src/device-identity/dev-ca.js';
 import { DeviceSigner, newUdid, registerSigner, send, xmlMessage } from './support/device.js';
 import { snapshot } from './support/snapshot.js';
+import { TcpProxy } from './support/tcp-proxy.js';
 import { startTestApp } from './support/test-app.js';
 import type { TestApp } from './support/test-app.js';
 import { createTestDatabase, testDriver } from './support/test-db.js';
@@ -49,52 +48,16 @@ describe('schema', () => {
   });
 });
 
-/** A TCP proxy in front of MySQL that can be cut and restored, to take the database "down". */
-class CuttableProxy {
-  private server: Server | undefined;
-  private readonly sockets = new Set<Socket>();
-  port = 0;
-
-  constructor(
-    private readonly targetHost: string,
-    private readonly targetPort: number,
-  ) {}
-
-  async up(): Promise<void> {
-    if (this.server !== undefined) return;
-    this.server = createServer((client) => {
-      const upstream = connect(this.targetPort, this.targetHost);
-      for (const s of [client, upstream]) {
-        this.sockets.add(s);
-        s.on('close', () => this.sockets.delete(s));
-        s.on('error', () => s.destroy());
-      }
-      client.pipe(upstream).pipe(client);
-    });
-    await new Promise<void>((resolve) => this.server?.listen(this.port, '127.0.0.1', resolve));
-    const addr = this.server.address();
-    if (typeof addr === 'object' && addr !== null) this.port = addr.port;
-  }
-
-  async down(): Promise<void> {
-    for (const s of this.sockets) s.destroy();
-    this.sockets.clear();
-    const server = this.server;
-    this.server = undefined;
-    await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
-  }
-}
-
 describe('database outage (MySQL)', { skip: testDriver() !== 'mysql' && 'needs a network database' }, () => {
   let db: TestDatabase;
-  let proxy: CuttableProxy;
+  let proxy: TcpProxy;
   let t: TestApp;
   let direct: DataSource;
 
   before(async () => {
     db = await createTestDatabase();
     const target = new URL(db.url);
-    proxy = new CuttableProxy(target.hostname, Number(target.port || 3306));
+    proxy = new TcpProxy(target.hostname, Number(target.port || 3306));
     await proxy.up();
     const viaProxy = new URL(db.url);
     viaProxy.host = `127.0.0.1:${proxy.port}`;

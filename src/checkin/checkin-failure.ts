@@ -1,3 +1,4 @@
+import { SecretDecryptionError } from '../common/secret-box.js';
 import { isDatabaseUnavailable } from '../database/database.service.js';
 import { IdentityError } from '../device-identity/certificate-verifier.js';
 import { CheckinError, CheckinErrorCode } from './checkin.errors.js';
@@ -10,6 +11,8 @@ export interface CheckinFailure {
   /** Details for the log (never secrets). */
   readonly logReason: string;
   readonly stack?: string;
+  /** The log level when not the one the status implies. */
+  readonly logLevel?: 'info';
 }
 
 /**
@@ -19,7 +22,17 @@ export interface CheckinFailure {
  */
 export function mapCheckinFailure(err: unknown): CheckinFailure {
   if (err instanceof CheckinError) {
-    return { status: err.status, code: err.code, deviceText: err.message, logReason: err.message };
+    const failure = { status: err.status, code: err.code, deviceText: err.message, logReason: err.message };
+    return err.code === CheckinErrorCode.ClientAborted ? { ...failure, logLevel: 'info' } : failure;
+  }
+  if (err instanceof SecretDecryptionError) {
+    // Our configuration, not the device: 5xx so it retries, and a log line that says what to fix.
+    return {
+      status: 500,
+      code: CheckinErrorCode.SecretUnreadable,
+      deviceText: 'Internal Server Error',
+      logReason: `${err.message}; ${err.hint}`,
+    };
   }
   if (err instanceof IdentityError) {
     const code = err.status === 403 ? CheckinErrorCode.IdentityNotAllowed : CheckinErrorCode.IdentityInvalid;

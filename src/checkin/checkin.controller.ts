@@ -80,6 +80,7 @@ export class CheckinController {
     const logFields: Record<string, unknown> = { requestId };
     res.setHeader('X-Request-Id', requestId);
     let status: number;
+    let logLevel: 'info' | undefined;
     try {
       const rawBody = await readBody(req, this.config.checkinMaxBodyBytes);
       if (rawBody.length === 0) throw new CheckinError(CheckinErrorCode.MalformedPlist, 'the body is empty');
@@ -106,13 +107,15 @@ export class CheckinController {
       logFields.error = failure.code;
       logFields.reason = failure.logReason;
       if (failure.stack !== undefined) logFields.stack = failure.stack;
+      logLevel = failure.logLevel;
       if (status === 413) res.setHeader('Connection', 'close');
       if (status === 503) res.setHeader('Retry-After', '30');
       res.status(status).type('text/plain').send(`${failure.deviceText}\n`);
     }
     const durationMs = Number(process.hrtime.bigint() - started) / 1e6;
     // A handled message can still deserve an operator's look: it says so in `warning`.
-    const level = status >= 500 ? 'error' : status >= 400 || logFields.warning !== undefined ? 'warn' : 'info';
+    const level =
+      logLevel ?? (status >= 500 ? 'error' : status >= 400 || logFields.warning !== undefined ? 'warn' : 'info');
     this.logger.emit(level, 'checkin', { status, durationMs: Math.round(durationMs * 100) / 100, ...logFields });
   }
 }

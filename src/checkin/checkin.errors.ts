@@ -24,6 +24,10 @@ export enum CheckinErrorCode {
   IdentityInvalid = 'IDENTITY_INVALID',
   IdentityNotAllowed = 'IDENTITY_NOT_ALLOWED',
   DatabaseUnavailable = 'DATABASE_UNAVAILABLE',
+  /** The client closed the connection before its body arrived: nobody is left to answer. */
+  ClientAborted = 'CLIENT_ABORTED',
+  /** A stored secret no configured key opens (SECRETS_KEY changed without SECRETS_PREVIOUS_KEYS). */
+  SecretUnreadable = 'SECRET_UNREADABLE',
   Internal = 'INTERNAL',
 }
 
@@ -48,6 +52,9 @@ const STATUS: Record<CheckinErrorCode, number> = {
   [CheckinErrorCode.IdentityInvalid]: 400,
   [CheckinErrorCode.IdentityNotAllowed]: 403,
   [CheckinErrorCode.DatabaseUnavailable]: 503,
+  // nginx's "client closed request": recorded in the log only, the client is gone.
+  [CheckinErrorCode.ClientAborted]: 499,
+  [CheckinErrorCode.SecretUnreadable]: 500,
   [CheckinErrorCode.Internal]: 500,
 };
 

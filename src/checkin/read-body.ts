@@ -33,13 +33,22 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
       else chunks.push(chunk);
     };
     const onEnd = (): void => finish(null, chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size));
-    const onError = (err: Error): void => finish(err);
-    const onAborted = (): void => finish(new Error('request aborted'));
+    const onError = (err: Error & { code?: string }): void =>
+      finish(err.code === 'ECONNRESET' || err.message === 'aborted' ? aborted(size) : err);
+    const onAborted = (): void => finish(aborted(size));
     req.on('data', onData);
     req.on('end', onEnd);
     req.on('error', onError);
     req.on('aborted', onAborted);
   });
+}
+
+/** The client went away mid-body: its business, not a fault of ours. */
+function aborted(received: number): CheckinError {
+  return new CheckinError(
+    CheckinErrorCode.ClientAborted,
+    `the client closed the connection after ${received} body bytes`,
+  );
 }
 
 function tooLarge(limit: number): CheckinError {

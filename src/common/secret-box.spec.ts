@@ -1,13 +1,20 @@
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
+import { createCipheriv, randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { DEV_SECRETS_KEY_FILE, SecretBox, SecretDecryptionError, loadOrCreateDevKey } from './secret-box.js';
+import {
+  DEV_SECRETS_KEY_FILE,
+  SecretBox,
+  SecretDecryptionError,
+  loadOrCreateDevKey,
+  secretsKeyId,
+} from './secret-box.js';
 
 const AAD = 'devices.unlock_token:00008103-0012345A3E88801E';
-const HEADER = 1 + 12 + 16;
+const HEADER = 1 + 4 + 12 + 16;
+const IV_AT = 5;
 
 function assertDecryptionFails(fn: () => unknown, message?: RegExp): void {
   assert.throws(fn, (err: unknown) => {
@@ -45,21 +52,30 @@ describe('SecretBox', () => {
     assert.deepStrictEqual(new SecretBox(Buffer.from(key)).open(sealed, AAD), plaintext);
   });
 
-  it('writes version 1, a 12-byte IV, a 16-byte tag, then ciphertext of the same length', () => {
+  it('writes version 2, the key id, a 12-byte IV, a 16-byte tag, then ciphertext of the same length', () => {
     const sealed = box.seal(plaintext, AAD);
     assert.equal(sealed.length, HEADER + plaintext.length);
-    assert.equal(sealed[0], 1);
+    assert.equal(sealed[0], 2);
+    assert.equal(sealed.subarray(1, 5).toString('hex'), secretsKeyId(key));
+    assert.equal(box.currentKeyId, secretsKeyId(key));
     assert.ok(!sealed.includes(plaintext), 'the plaintext must not appear in the sealed form');
   });
 
   it('uses a fresh IV for every seal', () => {
     const a = box.seal(plaintext, AAD);
     const b = box.seal(plaintext, AAD);
-    assert.notDeepStrictEqual(a.subarray(1, 13), b.subarray(1, 13));
+    assert.notDeepStrictEqual(a.subarray(IV_AT, IV_AT + 12), b.subarray(IV_AT, IV_AT + 12));
     assert.notDeepStrictEqual(a, b);
     assert.deepStrictEqual(box.open(a, AAD), plaintext);
     assert.deepStrictEqual(box.open(b, AAD), plaintext);
-    const ivs = new Set(Array.from({ length: 200 }, () => box.seal(plaintext, AAD).subarray(1, 13).toString('hex')));
+    const ivs = new Set(
+      Array.from({ length: 200 }, () =>
+        box
+          .seal(plaintext, AAD)
+          .subarray(IV_AT, IV_AT + 12)
+          .toString('hex'),
+      ),
+    );
     assert.equal(ivs.size, 200);
   });
 
@@ -73,9 +89,15 @@ describe('SecretBox', () => {
 
   it('refuses a tampered tag or IV', () => {
     const sealed = box.seal(plaintext, AAD);
-    assertDecryptionFails(() => box.open(flip(sealed, 1 + 12), AAD), /authentication failed/);
+    assertDecryptionFails(() => box.open(flip(sealed, IV_AT + 12), AAD), /authentication failed/);
     assertDecryptionFails(() => box.open(flip(sealed, HEADER - 1), AAD), /authentication failed/);
-    assertDecryptionFails(() => box.open(flip(sealed, 1), AAD), /authentication failed/);
+    assertDecryptionFails(() => box.open(flip(sealed, IV_AT), AAD), /authentication failed/);
+    // The key id is authenticated too: a value cannot be made to name another configured key.
+    const other = randomBytes(32);
+    const both = new SecretBox(key, [other]);
+    const relabelled = Buffer.from(sealed);
+    Buffer.from(secretsKeyId(other), 'hex').copy(relabelled, 1);
+    assertDecryptionFails(() => both.open(relabelled, AAD), /authentication failed/);
   });
 
   it('refuses the wrong aad (a value moved to another row or column)', () => {
@@ -87,14 +109,46 @@ describe('SecretBox', () => {
 
   it('refuses the wrong key', () => {
     const sealed = box.seal(plaintext, AAD);
-    assertDecryptionFails(() => new SecretBox(randomBytes(32)).open(sealed, AAD), /wrong SECRETS_KEY/);
+    const stranger = new SecretBox(randomBytes(32));
+    assert.throws(
+      () => stranger.open(sealed, AAD),
+      (err: unknown) =>
+        err instanceof SecretDecryptionError &&
+        err.failure === 'unknown-key' &&
+        err.keyId === secretsKeyId(key) &&
+        /SECRETS_PREVIOUS_KEYS/.test(err.hint),
+    );
+  });
+
+  it('opens values sealed under a previous key and seals only under the current one', () => {
+    const next = randomBytes(32);
+    const sealedBefore = box.seal(plaintext, AAD);
+    const rotated = new SecretBox(next, [key]);
+    assert.deepStrictEqual(rotated.open(sealedBefore, AAD), plaintext);
+    assert.equal(rotated.isCurrent(sealedBefore), false);
+    const resealed = rotated.seal(rotated.open(sealedBefore, AAD), AAD);
+    assert.equal(rotated.isCurrent(resealed), true);
+    assert.equal(resealed.subarray(1, 5).toString('hex'), secretsKeyId(next));
+    // Once the old key is dropped, the resealed value still opens and the old one names its key.
+    const dropped = new SecretBox(next);
+    assert.deepStrictEqual(dropped.open(resealed, AAD), plaintext);
+    assertDecryptionFails(() => dropped.open(sealedBefore, AAD), new RegExp(`key ${secretsKeyId(key)}`));
+  });
+
+  it('opens the first format (no key id) with the current or a previous key', () => {
+    const legacy = sealV1(key, plaintext, AAD);
+    assert.deepStrictEqual(box.open(legacy, AAD), plaintext);
+    assert.equal(box.isCurrent(legacy), false);
+    assert.deepStrictEqual(new SecretBox(randomBytes(32), [randomBytes(32), key]).open(legacy, AAD), plaintext);
+    assertDecryptionFails(() => new SecretBox(randomBytes(32)).open(legacy, AAD), /wrong SECRETS_KEY/);
+    assertDecryptionFails(() => box.open(legacy, `${AAD}x`), /authentication failed/);
   });
 
   it('refuses an unknown version or a value too short to hold the header', () => {
     const sealed = box.seal(plaintext, AAD);
-    const v2 = Buffer.from(sealed);
-    v2[0] = 2;
-    assertDecryptionFails(() => box.open(v2, AAD), /unknown format/);
+    const v3 = Buffer.from(sealed);
+    v3[0] = 3;
+    assertDecryptionFails(() => box.open(v3, AAD), /unknown format/);
     assertDecryptionFails(() => box.open(Buffer.alloc(0), AAD), /unknown format/);
     assertDecryptionFails(() => box.open(sealed.subarray(0, HEADER - 1), AAD), /unknown format/);
     assertDecryptionFails(() => box.open(Buffer.from('not encrypted at all, plain text'), AAD), /unknown format/);
@@ -107,6 +161,15 @@ describe('SecretBox', () => {
     assert.doesNotThrow(() => new SecretBox(randomBytes(32)));
   });
 });
+
+/** The first format, as the server wrote it before values named their key. */
+function sealV1(key: Buffer, plaintext: Buffer, aad: string): Buffer {
+  const iv = randomBytes(12);
+  const cipher = createCipheriv('aes-256-gcm', key, iv);
+  cipher.setAAD(Buffer.from(aad, 'utf8'));
+  const body = Buffer.concat([cipher.update(plaintext), cipher.final()]);
+  return Buffer.concat([Buffer.from([1]), iv, cipher.getAuthTag(), body]);
+}
 
 describe('loadOrCreateDevKey', () => {
   let tmp: string;

@@ -38,6 +38,8 @@ describe('loadConfig defaults', () => {
       checkinMaxBodyBytes: 1024 * 1024,
       pushTopics: [],
       secretsKey: undefined,
+      secretsPreviousKeys: [],
+      databaseTimeoutMs: 5000,
       logLevel: 'info',
       logFormat: 'text',
       databasePoolSize: 10,
@@ -127,6 +129,15 @@ describe('loadConfig values', () => {
   it('reads ADMIN_API_KEY of at least 16 characters', () => {
     assert.equal(load({ ADMIN_API_KEY: '0123456789abcdef' }).adminApiKey, '0123456789abcdef');
     assert.equal(load({ ADMIN_API_KEY: '  0123456789abcdef  ' }).adminApiKey, '0123456789abcdef');
+  });
+
+  it('reads SECRETS_PREVIOUS_KEYS as a comma-separated list of keys, blanks ignored', () => {
+    const older = randomBytes(32);
+    assert.deepStrictEqual(
+      load({ SECRETS_PREVIOUS_KEYS: ` ${KEY_B64} ,, ${older.toString('base64')},` }).secretsPreviousKeys,
+      [KEY, older],
+    );
+    assert.equal(load({ DATABASE_TIMEOUT_MS: '750' }).databaseTimeoutMs, 750);
   });
 
   it('reads SECRETS_KEY as 32 raw bytes, with or without padding', () => {
@@ -285,6 +296,25 @@ describe('loadConfig errors name the variable', () => {
       const SECRETS_KEY = randomBytes(length).toString('base64');
       assertConfigError(() => load({ SECRETS_KEY }), 'SECRETS_KEY', new RegExp(`32 bytes, got ${length}$`));
     }
+  });
+
+  it('SECRETS_PREVIOUS_KEYS with a bad entry, named by position and never echoed', () => {
+    const bad = randomBytes(16).toString('base64');
+    assertConfigError(
+      () => load({ SECRETS_PREVIOUS_KEYS: `${KEY_B64}, ${bad}` }),
+      'SECRETS_PREVIOUS_KEYS',
+      /entry 2 must decode to 32 bytes, got 16$/,
+    );
+    assertConfigError(
+      () => load({ SECRETS_PREVIOUS_KEYS: 'not base64!' }),
+      'SECRETS_PREVIOUS_KEYS',
+      /entry 1 must be base64/,
+    );
+  });
+
+  it('DATABASE_TIMEOUT_MS out of range', () => {
+    assertConfigError(() => load({ DATABASE_TIMEOUT_MS: '50' }), 'DATABASE_TIMEOUT_MS', /between 100 and 600000/);
+    assertConfigError(() => load({ DATABASE_TIMEOUT_MS: '5s' }), 'DATABASE_TIMEOUT_MS', /whole number/);
   });
 
   it('production without SECRETS_KEY', () => {

@@ -74,6 +74,10 @@ export interface AppConfig {
   readonly pushTopics: readonly string[];
   /** 32 raw bytes, or `undefined` to use (or create) the development key in `dataDir`. */
   readonly secretsKey: Buffer | undefined;
+  /** Keys that still open secrets sealed before a rotation (`SECRETS_PREVIOUS_KEYS`); never used to seal. */
+  readonly secretsPreviousKeys: readonly Buffer[];
+  /** Bound on one database query and on waiting for a pooled connection (or SQLite's lock), ms. */
+  readonly databaseTimeoutMs: number;
   readonly logLevel: LogLevel;
   readonly logFormat: LogFormat;
   readonly databasePoolSize: number;
@@ -158,15 +162,17 @@ export function parseDatabaseUrl(raw: string, cwd: string = process.cwd()): Data
   throw new ConfigError('DATABASE_URL', 'must start with sqlite: or mysql://');
 }
 
+/** A base64 32-byte key, or what is wrong with it. */
+function decodeKey(raw: string): Buffer | string {
+  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(raw)) return 'must be base64 (generate one with: openssl rand -base64 32)';
+  const key = Buffer.from(raw, 'base64');
+  return key.length === 32 ? key : `must decode to 32 bytes, got ${key.length}`;
+}
+
 function parseSecretsKey(raw: string | undefined): Buffer | undefined {
   if (raw === undefined) return undefined;
-  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(raw)) {
-    throw new ConfigError('SECRETS_KEY', 'must be base64 (generate one with: openssl rand -base64 32)');
-  }
-  const key = Buffer.from(raw, 'base64');
-  if (key.length !== 32) {
-    throw new ConfigError('SECRETS_KEY', `must decode to 32 bytes, got ${key.length}`);
-  }
+  const key = decodeKey(raw);
+  if (typeof key === 'string') throw new ConfigError('SECRETS_KEY', key);
   return key;
 }
 
@@ -183,6 +189,20 @@ function parseHost(raw: string | undefined): string | undefined {
     throw new ConfigError('HOST', `must be an IP address or a host name, got "${raw}"`);
   }
   return host;
+}
+
+/** Comma-separated base64 keys; a bad entry is named by its position, never echoed (it is a secret). */
+function parsePreviousKeys(raw: string | undefined): Buffer[] {
+  if (raw === undefined) return [];
+  return raw
+    .split(',')
+    .map((k) => k.trim())
+    .filter((k) => k !== '')
+    .map((k, i) => {
+      const key = decodeKey(k);
+      if (typeof key === 'string') throw new ConfigError('SECRETS_PREVIOUS_KEYS', `entry ${i + 1} ${key}`);
+      return key;
+    });
 }
 
 function parsePushTopics(raw: string | undefined): string[] {
@@ -302,6 +322,8 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     checkinMaxBodyBytes: integer(env, 'CHECKIN_MAX_BODY_BYTES', 1024 * 1024, 1024, 64 * 1024 * 1024),
     pushTopics: parsePushTopics(value(env, 'PUSH_TOPICS')),
     secretsKey,
+    secretsPreviousKeys: parsePreviousKeys(value(env, 'SECRETS_PREVIOUS_KEYS')),
+    databaseTimeoutMs: integer(env, 'DATABASE_TIMEOUT_MS', 5000, 100, 600_000),
     logLevel: oneOf<LogLevel>(env, 'LOG_LEVEL', ['error', 'warn', 'info', 'debug'], 'info'),
     logFormat: oneOf<LogFormat>(env, 'LOG_FORMAT', ['json', 'text'], production ? 'json' : 'text'),
     databasePoolSize: integer(env, 'DATABASE_POOL_SIZE', 10, 1, 500),

@@ -20,6 +20,7 @@ export function dataSourceOptions(
   db: DatabaseConfig,
   poolSize = 10,
   serverKind: 'mysql' | 'mariadb' = 'mysql',
+  timeoutMs = 5000,
 ): DataSourceOptions {
   if (db.driver === 'sqlite') {
     if (db.path !== ':memory:') mkdirSync(dirname(db.path), { recursive: true });
@@ -33,7 +34,8 @@ export function dataSourceOptions(
       enableWAL: db.path !== ':memory:',
       prepareDatabase: (conn: { pragma(source: string): unknown }) => {
         conn.pragma('foreign_keys = ON');
-        conn.pragma('busy_timeout = 5000');
+        // Blocks the event loop while it waits: only migrations at start-up rely on it (see DatabaseService).
+        conn.pragma(`busy_timeout = ${timeoutMs}`);
         conn.pragma('synchronous = NORMAL');
       },
     };
@@ -49,7 +51,7 @@ export function dataSourceOptions(
     timezone: 'Z',
     charset: 'utf8mb4_unicode_ci',
     poolSize,
-    connectTimeout: 5000,
+    connectTimeout: timeoutMs,
     // trace: false — mysql2 otherwise captures a stack trace for every query (measurable CPU).
     extra: { enableKeepAlive: true, waitForConnections: true, queueLimit: 0, trace: false },
   };

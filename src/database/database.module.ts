@@ -1,28 +1,48 @@
 import { Global, Inject, Injectable, Module } from '@nestjs/common';
+import { APP_FILTER } from '@nestjs/core';
 import type { OnApplicationShutdown } from '@nestjs/common';
 import { DataSource } from 'typeorm';
+import type { DataSourceOptions } from 'typeorm';
 import { APP_CONFIG } from '../config/config.js';
 import type { AppConfig } from '../config/config.js';
 import { AppLogger } from '../logging/app-logger.js';
 import { dataSourceOptions } from './data-source-options.js';
+import { DatabaseUnavailableFilter } from './database-unavailable.filter.js';
 import { DatabaseService } from './database.service.js';
+import { enforceMysqlDeadlines } from './mysql-deadlines.js';
 
-/** Opens the database and applies pending migrations before anything else starts. */
-export async function openDatabase(config: AppConfig, logger: AppLogger): Promise<DataSource> {
-  let ds = new DataSource(dataSourceOptions(config.database, config.databasePoolSize));
+/**
+ * Opens the database and, unless `migrate` is false, applies pending migrations before
+ * anything else starts. Then bounds every later wait by DATABASE_TIMEOUT_MS (migrations
+ * themselves may run longer).
+ */
+export async function openDatabase(config: AppConfig, logger: AppLogger, migrate = true): Promise<DataSource> {
+  const options = (kind?: 'mysql' | 'mariadb'): DataSourceOptions =>
+    dataSourceOptions(config.database, config.databasePoolSize, kind, config.databaseTimeoutMs);
+  let ds = new DataSource(options());
   await ds.initialize();
   if (ds.options.type === 'mysql' && (await isMariaDb(ds))) {
     // TypeORM reads MariaDB's catalogue differently (e.g. DEFAULT NULL); tell it what it talks to.
     await ds.destroy();
-    ds = new DataSource(dataSourceOptions(config.database, config.databasePoolSize, 'mariadb'));
+    ds = new DataSource(options('mariadb'));
     await ds.initialize();
   }
-  const applied = await ds.runMigrations({ transaction: 'each' });
-  logger.emit('info', 'database ready', {
-    driver: config.database.driver,
-    ...(config.database.driver === 'sqlite' ? { path: config.database.path } : { database: config.database.database }),
-    migrationsApplied: applied.map((m) => m.name),
-  });
+  const applied = migrate ? await ds.runMigrations({ transaction: 'each' }) : [];
+  if (ds.options.type === 'better-sqlite3') {
+    // From here on a lock is waited for by DatabaseService, without blocking the event loop.
+    await ds.query('PRAGMA busy_timeout = 0');
+  } else {
+    enforceMysqlDeadlines(ds, config.databaseTimeoutMs);
+  }
+  if (migrate) {
+    logger.emit('info', 'database ready', {
+      driver: config.database.driver,
+      ...(config.database.driver === 'sqlite'
+        ? { path: config.database.path }
+        : { database: config.database.database }),
+      migrationsApplied: applied.map((m) => m.name),
+    });
+  }
   return ds;
 }
 
@@ -33,9 +53,22 @@ async function isMariaDb(ds: DataSource): Promise<boolean> {
 
 @Injectable()
 class DatabaseCloser implements OnApplicationShutdown {
-  constructor(@Inject(DataSource) private readonly ds: DataSource) {}
+  constructor(
+    @Inject(DataSource) private readonly ds: DataSource,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(AppLogger) private readonly logger: AppLogger,
+  ) {}
   async onApplicationShutdown(): Promise<void> {
-    if (this.ds.isInitialized) await this.ds.destroy();
+    if (!this.ds.isInitialized) return;
+    // A server that dropped off the network never answers the goodbye: do not wait for it forever.
+    let timer: NodeJS.Timeout | undefined;
+    const gaveUp = new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(true), this.config.databaseTimeoutMs);
+    });
+    const closed = this.ds.destroy().then(() => false);
+    const timedOut = await Promise.race([closed, gaveUp]);
+    clearTimeout(timer);
+    if (timedOut) this.logger.emit('warn', 'the database did not close in time; exiting without waiting for it');
   }
 }
 
@@ -49,6 +82,7 @@ class DatabaseCloser implements OnApplicationShutdown {
     },
     DatabaseService,
     DatabaseCloser,
+    { provide: APP_FILTER, useClass: DatabaseUnavailableFilter },
   ],
   exports: [DataSource, DatabaseService],
 })

@@ -1,7 +1,10 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { DataSource } from 'typeorm';
 import type { EntityManager } from 'typeorm';
+import { APP_CONFIG } from '../config/config.js';
+import type { AppConfig } from '../config/config.js';
 
 export type Driver = 'sqlite' | 'mysql';
 
@@ -12,7 +15,18 @@ export interface SqlRunner {
 
 /** MySQL error codes that mean "try again": the transaction was chosen as a deadlock victim. */
 const RETRYABLE_MYSQL = new Set(['ER_LOCK_DEADLOCK', 'ER_LOCK_WAIT_TIMEOUT']);
-const MAX_ATTEMPTS = 3;
+const MAX_ATTEMPTS = 5;
+/** SQLite's "another connection holds the lock" (SQLITE_BUSY_SNAPSHOT and friends start with it). */
+const SQLITE_BUSY = /^SQLITE_BUSY/;
+
+/** The database did not answer, or stayed locked, within `DATABASE_TIMEOUT_MS`. */
+export class DatabaseTimeoutError extends Error {
+  readonly code = 'DATABASE_TIMEOUT';
+  constructor(message: string) {
+    super(message);
+    this.name = 'DatabaseTimeoutError';
+  }
+}
 
 /**
  * The one door to the database for hand-written SQL: transactions that are really
@@ -24,41 +38,83 @@ const MAX_ATTEMPTS = 3;
  * run inside that other request's transaction (and vanish with its rollback); so on SQLite
  * every transaction and every statement issued here is queued, one at a time. (Never call
  * `query` from inside `transaction`: use the runner it passes.)
+ *
+ * SQLite waits for another process's lock here, not in the driver: better-sqlite3 is
+ * synchronous, so its busy_timeout would stop the whole event loop (health probes, the admin
+ * API) while one request waits. The connection fails at once when locked (busy_timeout 0
+ * once migrations ran) and the work is tried again after a pause, until `DATABASE_TIMEOUT_MS`.
+ *
+ * MySQL deadlock victims are run again on every path, single statements included.
  */
 @Injectable()
 export class DatabaseService {
   readonly driver: Driver;
+  private readonly timeoutMs: number;
   private sqliteQueue: Promise<unknown> = Promise.resolve();
   /** The transaction opened by {@link enclosingTransaction} that the current async flow runs in. */
   private readonly enclosing = new AsyncLocalStorage<{ tx: SqlRunner; savepoints: number }>();
 
-  constructor(readonly dataSource: DataSource) {
+  constructor(
+    @Inject(DataSource) readonly dataSource: DataSource,
+    @Inject(APP_CONFIG) config: AppConfig,
+  ) {
     this.driver = dataSource.options.type === 'better-sqlite3' ? 'sqlite' : 'mysql';
+    this.timeoutMs = config.databaseTimeoutMs;
   }
 
   /** Runs `work` in one transaction; commits when it resolves, rolls back when it throws. */
   async transaction<T>(work: (tx: SqlRunner) => Promise<T>): Promise<T> {
     const outer = this.enclosing.getStore();
     if (outer !== undefined) return nested(outer, work);
-    if (this.driver === 'sqlite') return this.serialized(() => this.dataSource.transaction((m) => work(runner(m))));
-    for (let attempt = 1; ; attempt++) {
-      try {
-        // READ COMMITTED: no gap locks on missing rows, so two devices enrolling at once do not
-        // deadlock on the gaps between their (not yet existing) rows, as they can under
-        // REPEATABLE READ. Every write here is keyed by primary or unique key.
-        return await this.dataSource.transaction('READ COMMITTED', (m) => work(runner(m)));
-      } catch (err) {
-        if (attempt >= MAX_ATTEMPTS || !RETRYABLE_MYSQL.has(driverCode(err) ?? '')) throw err;
-      }
-    }
+    if (this.driver === 'sqlite') return this.sqlite(() => this.dataSource.transaction((m) => work(runner(m))));
+    // READ COMMITTED: no gap locks on missing rows, so two devices enrolling at once do not
+    // deadlock on the gaps between their (not yet existing) rows, as they can under
+    // REPEATABLE READ. Every write here is keyed by primary or unique key.
+    return this.mysql(() => this.dataSource.transaction('READ COMMITTED', (m) => work(runner(m))));
   }
 
   /** A single statement outside any explicit transaction (atomic on its own). */
   query<T = unknown>(sql: string, params: readonly unknown[] = []): Promise<T> {
     const outer = this.enclosing.getStore();
     if (outer !== undefined) return outer.tx.query<T>(sql, params);
-    if (this.driver === 'sqlite') return this.serialized(() => this.dataSource.query<T>(sql, params as unknown[]));
-    return this.dataSource.query<T>(sql, params as unknown[]);
+    const run = (): Promise<T> => this.dataSource.query<T>(sql, params as unknown[]);
+    return this.driver === 'sqlite' ? this.sqlite(run) : this.mysql(run);
+  }
+
+  /** A deadlock victim was rolled back whole (statement or transaction): running it again is safe. */
+  private async mysql<T>(work: () => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await work();
+      } catch (err) {
+        if (attempt >= MAX_ATTEMPTS || !RETRYABLE_MYSQL.has(driverCode(err) ?? '')) throw err;
+      }
+    }
+  }
+
+  /**
+   * One at a time on the shared connection; while another process holds the write lock, tried
+   * again after growing pauses. The connection is free during a pause (the attempt rolled
+   * back), so other work, such as the admin API's reads, goes on meanwhile. The bound counts
+   * from the call, time spent queued included.
+   */
+  private async sqlite<T>(work: () => Promise<T>): Promise<T> {
+    const deadline = Date.now() + this.timeoutMs;
+    for (let pause = 2; ; pause = Math.min(pause * 2, 50)) {
+      const attempt = await this.serialized(async (): Promise<{ done: true; value: T } | { done: false }> => {
+        try {
+          return { done: true, value: await work() };
+        } catch (err) {
+          if (SQLITE_BUSY.test(driverCode(err) ?? '')) return { done: false };
+          throw err;
+        }
+      });
+      if (attempt.done) return attempt.value;
+      if (Date.now() + pause > deadline) {
+        throw new DatabaseTimeoutError(`the SQLite database stayed locked for ${this.timeoutMs} ms`);
+      }
+      await sleep(pause);
+    }
   }
 
   /**
@@ -164,6 +220,7 @@ const UNAVAILABLE_CODES = new Set([
   'ER_LOCK_DEADLOCK',
   'ER_LOCK_WAIT_TIMEOUT',
   'POOL_CLOSED',
+  'DATABASE_TIMEOUT',
   'SQLITE_BUSY',
   'SQLITE_LOCKED',
   'SQLITE_IOERR',
