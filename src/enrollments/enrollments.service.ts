@@ -196,12 +196,14 @@ export class EnrollmentsService {
     awaitingConfiguration: boolean,
     now: Date,
   ): Promise<Buffer | null> {
-    const sealed = await this.db.transaction(async (tx) => {
+    return this.db.transaction(async (tx) => {
       await this.requireBootstrapCapable(tx, enrollment);
       await this.repo.setAwaitingConfiguration(tx, enrollment.id, awaitingConfiguration, now);
-      return this.repo.bootstrapToken(tx, enrollment.deviceId);
+      const sealed = await this.repo.bootstrapToken(tx, enrollment.deviceId);
+      // Opened inside the transaction: a token that cannot be opened (wrong key) is a 500 that
+      // leaves nothing written.
+      return sealed === null ? null : this.secrets.open(sealed, bootstrapTokenAad(enrollment.deviceId));
     });
-    return sealed === null ? null : this.secrets.open(sealed, bootstrapTokenAad(enrollment.deviceId));
   }
 
   /** A user channel exists only under an enrolled, enabled device channel. */
