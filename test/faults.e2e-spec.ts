@@ -7,16 +7,17 @@ import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
-import { DataSource } from 'typeorm';
+import type { DataSource } from 'typeorm';
 import { SecretBox, secretsKeyId } from '../src/common/secret-box.js';
 import { bootstrapTokenAad, unlockTokenAad } from '../src/enrollments/enrollments.service.js';
 import type { DeviceSigner } from './support/device.js';
 import { newUdid, parseReply, registerSigner, send, signerFor, xmlMessage } from './support/device.js';
 import { snapshot } from './support/snapshot.js';
-import { TcpProxy } from './support/tcp-proxy.js';
+import { startBehindProxy } from './support/tcp-proxy.js';
+import type { ProxiedApp, TcpProxy } from './support/tcp-proxy.js';
 import { ADMIN_KEY, startTestApp } from './support/test-app.js';
 import type { TestApp } from './support/test-app.js';
-import { createTestDatabase, testDriver } from './support/test-db.js';
+import { createTestDatabase, directView, testDriver } from './support/test-db.js';
 import type { TestDatabase } from './support/test-db.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -44,44 +45,21 @@ async function logLine(t: TestApp, match: (e: Record<string, unknown>) => boolea
 }
 
 /** A plain connection to the test database, beside the application's. */
-async function directView(db: TestDatabase): Promise<DataSource> {
-  const ds =
-    db.driver === 'mysql'
-      ? new DataSource({ type: 'mysql', url: db.url })
-      : new DataSource({ type: 'better-sqlite3', database: db.url.slice('sqlite:'.length) });
-  await ds.initialize();
-  return ds;
-}
 
 describe(
   'a database that drops packets (MySQL)',
   { skip: testDriver() !== 'mysql' && 'needs a network database' },
   () => {
-    let db: TestDatabase;
+    let proxied: ProxiedApp;
     let proxy: TcpProxy;
     let t: TestApp;
     let direct: DataSource;
 
     before(async () => {
-      db = await createTestDatabase();
-      const target = new URL(db.url);
-      proxy = new TcpProxy(target.hostname, Number(target.port || 3306));
-      await proxy.up();
-      const viaProxy = new URL(db.url);
-      viaProxy.host = `127.0.0.1:${proxy.port}`;
-      t = await startTestApp(
-        { DATABASE_URL: viaProxy.toString(), DATABASE_TIMEOUT_MS: '500', DATABASE_POOL_SIZE: '2' },
-        { ...db, url: viaProxy.toString() },
-      );
-      direct = await directView(db);
+      proxied = await startBehindProxy({ DATABASE_TIMEOUT_MS: '500', DATABASE_POOL_SIZE: '2' });
+      ({ t, proxy, direct } = proxied);
     });
-    after(async () => {
-      await proxy.up();
-      await t.close();
-      await proxy.down();
-      await direct.destroy();
-      await db.drop();
-    });
+    after(() => proxied.close());
 
     // The test's own timeout is the bound: before DATABASE_TIMEOUT_MS these requests hung for
     // about a minute (the kernel's TCP retransmission timeout).

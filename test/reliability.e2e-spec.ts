@@ -1,21 +1,18 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
 import { request } from 'node:http';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
-import { DataSource } from 'typeorm';
+import type { DataSource } from 'typeorm';
 import { loadOrCreateDevCa } from '../src/device-identity/dev-ca.js';
 import { DeviceSigner, newUdid, registerSigner, send, xmlMessage } from './support/device.js';
+import { DIST_MAIN, serverEnv, waitForLine } from './support/built-server.js';
 import { snapshot } from './support/snapshot.js';
-import { TcpProxy } from './support/tcp-proxy.js';
+import { startBehindProxy } from './support/tcp-proxy.js';
+import type { ProxiedApp, TcpProxy } from './support/tcp-proxy.js';
 import { startTestApp } from './support/test-app.js';
 import type { TestApp } from './support/test-app.js';
-import { createTestDatabase, testDriver } from './support/test-db.js';
+import { createTestDatabase, directView, testDriver } from './support/test-db.js';
 import type { TestDatabase } from './support/test-db.js';
-
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 describe('schema', () => {
   let t: TestApp;
@@ -49,29 +46,16 @@ describe('schema', () => {
 });
 
 describe('database outage (MySQL)', { skip: testDriver() !== 'mysql' && 'needs a network database' }, () => {
-  let db: TestDatabase;
+  let proxied: ProxiedApp;
   let proxy: TcpProxy;
   let t: TestApp;
   let direct: DataSource;
 
   before(async () => {
-    db = await createTestDatabase();
-    const target = new URL(db.url);
-    proxy = new TcpProxy(target.hostname, Number(target.port || 3306));
-    await proxy.up();
-    const viaProxy = new URL(db.url);
-    viaProxy.host = `127.0.0.1:${proxy.port}`;
-    t = await startTestApp({ DATABASE_URL: viaProxy.toString() }, { ...db, url: viaProxy.toString() });
-    direct = new DataSource({ type: 'mysql', url: db.url });
-    await direct.initialize();
+    proxied = await startBehindProxy();
+    ({ t, proxy, direct } = proxied);
   });
-  after(async () => {
-    await proxy.up(); // let the pool say goodbye if a test left the database cut off
-    await t.close();
-    await proxy.down();
-    await direct.destroy();
-    await db.drop();
-  });
+  after(() => proxied.close());
 
   it('answers 503 with Retry-After, writes nothing, reports not ready, and recovers', async () => {
     const udid = newUdid();
@@ -99,22 +83,6 @@ describe('database outage (MySQL)', { skip: testDriver() !== 'mysql' && 'needs a
   });
 });
 
-function waitForLine(child: ChildProcess, pattern: RegExp): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let seen = '';
-    const onData = (chunk: Buffer): void => {
-      seen += chunk.toString('utf8');
-      const line = seen.split('\n').find((l) => pattern.test(l));
-      if (line !== undefined) {
-        child.stdout?.off('data', onData);
-        resolve(line);
-      }
-    };
-    child.stdout?.on('data', onData);
-    child.once('exit', (code) => reject(new Error(`exited with ${code} before "${pattern.source}": ${seen}`)));
-  });
-}
-
 describe('the built server (dist/main.js)', () => {
   let db: TestDatabase;
   before(async () => {
@@ -124,17 +92,10 @@ describe('the built server (dist/main.js)', () => {
     await db.drop();
   });
 
-  const env = (extra: Record<string, string> = {}): NodeJS.ProcessEnv => ({
-    PATH: process.env.PATH,
-    DATABASE_URL: db.url,
-    DATA_DIR: db.dataDir,
-    PORT: '0',
-    LOG_FORMAT: 'json',
-    ...extra,
-  });
+  const env = (extra: Record<string, string> = {}): NodeJS.ProcessEnv => serverEnv(db, extra);
 
   it('refuses to start in production without SECRETS_KEY, naming the variable', async () => {
-    const child = spawn(process.execPath, [join(ROOT, 'dist', 'main.js')], { env: env({ NODE_ENV: 'production' }) });
+    const child = spawn(process.execPath, [DIST_MAIN], { env: env({ NODE_ENV: 'production' }) });
     let out = '';
     child.stdout.on('data', (c: Buffer) => (out += c.toString()));
     const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
@@ -143,7 +104,7 @@ describe('the built server (dist/main.js)', () => {
   });
 
   it('finishes an in-flight check-in on SIGTERM before it exits', async () => {
-    const child = spawn(process.execPath, [join(ROOT, 'dist', 'main.js')], { env: env() });
+    const child = spawn(process.execPath, [DIST_MAIN], { env: env() });
     const line = await waitForLine(child, /check-in server listening/);
     const port = (JSON.parse(line) as { port: number }).port;
     const url = `http://127.0.0.1:${port}`;
@@ -183,7 +144,7 @@ describe('the built server (dist/main.js)', () => {
     const exit = await exited;
     assert.ok(exit.code === 0 || exit.signal === 'SIGTERM', JSON.stringify(exit));
 
-    const probe = await createTestDatabaseView(db);
+    const probe = await directView(db);
     const rows = await probe.query<{ enabled: number | boolean }[]>('SELECT enabled FROM enrollments WHERE id = ?', [
       udid,
     ]);
@@ -191,13 +152,3 @@ describe('the built server (dist/main.js)', () => {
     assert.equal(Number(rows[0]?.enabled), 1);
   });
 });
-
-/** A plain connection to the test database, for reading what a separate process wrote. */
-async function createTestDatabaseView(db: TestDatabase): Promise<DataSource> {
-  const ds =
-    db.driver === 'mysql'
-      ? new DataSource({ type: 'mysql', url: db.url })
-      : new DataSource({ type: 'better-sqlite3', database: db.url.slice('sqlite:'.length) });
-  await ds.initialize();
-  return ds;
-}

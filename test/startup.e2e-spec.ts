@@ -1,44 +1,13 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { request } from 'node:http';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { createCa, issueIdentity } from '../src/device-identity/dev-ca.js';
+import { runServer, serverEnv } from './support/built-server.js';
 import { createTestDatabase } from './support/test-db.js';
 import type { TestDatabase } from './support/test-db.js';
-
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-
-interface Run {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  lines: string[];
-}
-
-/** Starts dist/main.js as an operator would and collects what it prints until it exits. */
-function runServer(env: NodeJS.ProcessEnv, untilLine?: RegExp, then?: (line: string) => Promise<void>): Promise<Run> {
-  const child = spawn(process.execPath, [join(ROOT, 'dist', 'main.js')], { env });
-  let out = '';
-  let err = '';
-  let triggered = false;
-  child.stderr.on('data', (c: Buffer) => (err += c.toString()));
-  child.stdout.on('data', (c: Buffer) => {
-    out += c.toString();
-    if (untilLine === undefined || triggered) return;
-    const line = out.split('\n').find((l) => untilLine.test(l));
-    if (line === undefined) return;
-    triggered = true;
-    void (then ?? (() => Promise.resolve()))(line).finally(() => child.kill('SIGTERM'));
-  });
-  return new Promise((resolve) =>
-    child.once('exit', (code, signal) =>
-      resolve({ code, signal, lines: `${out}${err}`.split('\n').filter((l) => l !== '') }),
-    ),
-  );
-}
 
 /** A GET that reports the connection error's code instead of throwing. */
 function get(host: string, port: number, path: string): Promise<number | string> {
@@ -61,14 +30,8 @@ describe('starting and stopping the built server', () => {
     await db.drop();
   });
 
-  const env = (extra: Record<string, string> = {}): NodeJS.ProcessEnv => ({
-    PATH: process.env.PATH,
-    DATABASE_URL: db.url,
-    DATA_DIR: db.dataDir,
-    PORT: '0',
-    LOG_FORMAT: 'text',
-    ...extra,
-  });
+  const env = (extra: Record<string, string> = {}): NodeJS.ProcessEnv =>
+    serverEnv(db, { LOG_FORMAT: 'text', ...extra });
 
   /** Exit 78 with one line that names the variable, and no stack trace. */
   async function refusesToStart(extra: Record<string, string>, variable: string, why: RegExp): Promise<void> {

@@ -1,5 +1,10 @@
 import { connect, createServer } from 'node:net';
 import type { Server, Socket } from 'node:net';
+import type { DataSource } from 'typeorm';
+import { startTestApp } from './test-app.js';
+import type { TestApp } from './test-app.js';
+import { createTestDatabase, directView } from './test-db.js';
+import type { TestDatabase } from './test-db.js';
 
 /**
  * A TCP proxy in front of the database, to take it "down" in the two ways networks fail:
@@ -73,4 +78,38 @@ export class TcpProxy {
 function swallow(s: Socket): void {
   s.on('data', () => undefined);
   s.resume();
+}
+
+/** The app on a fresh MySQL database reached through a {@link TcpProxy}, and a direct view of that database. */
+export interface ProxiedApp {
+  readonly t: TestApp;
+  readonly proxy: TcpProxy;
+  readonly db: TestDatabase;
+  /** Reads the database without the proxy, whatever state the proxy is in. */
+  readonly direct: DataSource;
+  close(): Promise<void>;
+}
+
+export async function startBehindProxy(env: Record<string, string> = {}): Promise<ProxiedApp> {
+  const db = await createTestDatabase();
+  const target = new URL(db.url);
+  const proxy = new TcpProxy(target.hostname, Number(target.port || 3306));
+  await proxy.up();
+  const viaProxy = new URL(db.url);
+  viaProxy.host = `127.0.0.1:${proxy.port}`;
+  const t = await startTestApp({ DATABASE_URL: viaProxy.toString(), ...env }, { ...db, url: viaProxy.toString() });
+  const direct = await directView(db);
+  return {
+    t,
+    proxy,
+    db,
+    direct,
+    close: async () => {
+      await proxy.up(); // let the pool say goodbye if a test left the database cut off
+      await t.close();
+      await proxy.down();
+      await direct.destroy();
+      await db.drop();
+    },
+  };
 }

@@ -56,3 +56,13 @@ export async function createTestDatabase(): Promise<TestDatabase> {
     },
   };
 }
+
+/** A plain connection to a test database, to read what the app (or another process) wrote. */
+export async function directView(db: TestDatabase): Promise<DataSource> {
+  const ds =
+    db.driver === 'mysql'
+      ? new DataSource({ type: 'mysql', url: db.url })
+      : new DataSource({ type: 'better-sqlite3', database: db.url.slice('sqlite:'.length) });
+  await ds.initialize();
+  return ds;
+}
