@@ -28,7 +28,7 @@ const OID_MESSAGE_DIGEST = '1.2.840.113549.1.9.4';
 export const MAX_SIGNATURE_HEADER_CHARS = 64 * 1024;
 
 export interface SignerProof {
-  /** DER of the certificate whose key made the signature. */
+  /** DER of the certificate whose key made the signature (a view into the decoded header). */
   readonly signerDer: Buffer;
   /** Other certificates the signature carries (possible intermediates). */
   readonly carried: X509Certificate[];
@@ -282,8 +282,7 @@ function verifySignedData(der: Buffer, body: Buffer): SignerProof {
       facts.key !== null &&
       (wanted === undefined || (facts.serial === wanted.serial && facts.issuer === wanted.issuer));
     if (candidate && facts.key !== null && cryptoVerify(hash, signedBytes, facts.key, signature)) {
-      // Its own copy: a view would keep the whole decoded header alive with the result.
-      signerDer = Buffer.from(bytes);
+      signerDer = bytes; // a view into the decoded header, which lives as long as the request
     } else {
       const x509 = carriedX509(facts, bytes);
       if (x509 !== null) carried.push(x509);
