@@ -2,12 +2,13 @@
 // Benchmark of the check-in server, on this machine, against the compiled server in dist/.
 //
 //   npm run bench [-- --quick] [--devices N] [--duration S] [--warmup S] [--db auto|mysql|sqlite]
+//                 [--auth both|header|signature]
 //
 // It starts `node dist/main.js` itself (DEVICE_AUTH=header, a device CA of its own, a random
 // SECRETS_KEY, LOG_LEVEL=warn) on a fresh MariaDB/MySQL database `mdm_bench_<timestamp>` at
 // root@127.0.0.1:3306 when that port answers (dropped afterwards), else on SQLite in a temporary
-// folder; enrolls a population of devices, each with its own certificate (certificates.mjs:
-// distinct EC P-256 keys, issued by a CA of its own in the temporary folder); then drives fixed
+// folder; enrolls a population of devices, each with its own RSA-2048 certificate
+// (certificates.mjs, issued by a CA of its own in the temporary folder); then drives fixed
 // scenarios with autocannon over keep-alive connections, each request a real check-in of a
 // distinct device with that device's certificate in the client-cert header:
 //
@@ -16,11 +17,21 @@
 //   mixed-c32                  a day in the life: 70% TokenUpdate, 10% Authenticate and 10%
 //                              TokenUpdate of new devices, 5% GetBootstrapToken, 5% CheckOut
 //
+// Then it restarts the server on the same database with DEVICE_AUTH=signature (the default mode)
+// and drives the same kind of messages signed as devices sign them (signatures.mjs: CMS, SHA-256
+// with RSA, signed attributes, the certificate embedded, BER; all made before the timed part):
+//
+//   signed-tokenupdate-c32           TokenUpdate of the enrolled devices, after an untimed
+//                                    pass over the population (the restarted server has seen
+//                                    no certificate yet) of at least 10,000 requests
+//   signed-authenticate-new-c32      Authenticate of devices never seen before
+//
 // For each: requests/s, p50/p95/p99 latency, errors (any non-2xx, socket error or wrong body
-// makes the scenario FAILED), server CPU seconds per 1,000 requests (/proc/<pid>/stat) and the
-// server's peak RSS while it ran (/proc/<pid>/status). Prints a table and writes
-// bench/results/<YYYY-MM-DD>-<db>[-quick].json. The server and the load generator share the
-// machine's cores; compare figures from the same machine only.
+// makes the scenario FAILED), the server's CPU time per request (utime + stime of its process
+// from /proc/<pid>/stat over the timed part, divided by the responses) and its peak RSS while it
+// ran (/proc/<pid>/status). Prints a table and writes bench/results/<YYYY-MM-DD>-<db>[-quick].json.
+// The server and the load generator share the machine's cores; compare figures from the same
+// machine only. CPU per request is the figure that stays comparable on a busy machine.
 import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -30,6 +41,7 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { fastIssuer } from './certificates.mjs';
+import { deviceSigner } from './signatures.mjs';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const DIST = join(ROOT, 'dist');
@@ -39,11 +51,15 @@ const CONTENT_TYPE = 'application/x-apple-aspen-mdm-checkin';
 
 const USAGE = `usage: npm run bench [-- options]
 
-  --quick             1,000 devices, 3 s per scenario (under a minute in all)
+  --quick             1,000 devices, 3 s per scenario (about a minute in all)
   --devices N         enrolled population (default 10000, --quick 1000)
   --duration S        seconds per scenario (default 10, --quick 3)
   --warmup S          seconds of warm-up before each scenario (default 2, --quick 1)
   --db KIND           auto (MariaDB/MySQL at 127.0.0.1:3306 when it answers, else SQLite), mysql or sqlite
+  --auth WHICH        both (default), header or signature: which scenarios run (the population is
+                      always enrolled in header mode)
+  --rsa-keys N        distinct RSA-2048 key pairs behind the devices' certificates (default 16; each
+                      device still has a certificate of its own)
   --cpu-prof DIR      run the server with node --cpu-prof and keep its CPU profile in DIR
   --node-options STR  node options for the server process (default "--max-old-space-size=256", as npm start
                       and the Dockerfile run it; --node-options="" for none)
@@ -69,6 +85,8 @@ try {
       duration: { type: 'string' },
       warmup: { type: 'string' },
       db: { type: 'string', default: 'auto' },
+      auth: { type: 'string', default: 'both' },
+      'rsa-keys': { type: 'string' },
       'cpu-prof': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -94,6 +112,11 @@ const DEVICES = whole(args.devices, 'devices', QUICK ? 1000 : 10_000, 100, 1_000
 const DURATION = whole(args.duration, 'duration', QUICK ? 3 : 10, 1, 600);
 const WARMUP = whole(args.warmup, 'warmup', QUICK ? 1 : 2, 0, 60);
 if (!['auto', 'mysql', 'sqlite'].includes(args.db)) usageError('--db must be auto, mysql or sqlite');
+if (!['both', 'header', 'signature'].includes(args.auth)) usageError('--auth must be both, header or signature');
+const HEADER_SCENARIOS = args.auth !== 'signature';
+const SIGNED_SCENARIOS = args.auth !== 'header';
+const RSA_KEYS = whole(args['rsa-keys'], 'rsa-keys', 16, 1, 4096);
+const SIGNED_WARMUP_REQUESTS = 10_000;
 
 const REQUIRED = ['main.js', 'device-identity/dev-ca.js', 'simulator/devices.js', 'simulator/transport.js'];
 const missing = REQUIRED.filter((f) => !existsSync(join(DIST, f)));
@@ -342,7 +365,7 @@ function serverNodeOptions() {
   return args['node-options'] ?? '--max-old-space-size=256';
 }
 
-async function startServer(port, databaseUrl, caFile) {
+async function startServer(port, databaseUrl, caFile, deviceAuth) {
   const env = { ...process.env };
   for (const v of CONFIG_VARIABLES) delete env[v]; // DATABASE_POOL_SIZE is left to the caller
   Object.assign(env, {
@@ -352,13 +375,14 @@ async function startServer(port, databaseUrl, caFile) {
     DATABASE_URL: databaseUrl,
     DATA_DIR: join(tmp, 'data'),
     SECRETS_KEY: randomBytes(32).toString('base64'),
-    DEVICE_AUTH: 'header',
+    DEVICE_AUTH: deviceAuth,
     DEVICE_CERT_HEADER: CERT_HEADER,
     DEVICE_CA_FILE: caFile,
   });
   const out = openSync(serverLog, 'a');
   const profile = args['cpu-prof'] === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${resolve(args['cpu-prof'])}`];
   const nodeOptions = serverNodeOptions().split(/\s+/).filter(Boolean);
+  serverExited = false;
   server = spawn(process.execPath, [...profile, ...nodeOptions, join(DIST, 'main.js')], {
     cwd: ROOT,
     env,
@@ -393,6 +417,17 @@ function request(device, message) {
     path: '/checkin',
     headers: { 'content-type': CONTENT_TYPE, [CERT_HEADER]: device.certHeader },
     body: sim.encode(device, message),
+  };
+}
+
+/** The same message signed by the device (Mdm-Signature), as it goes to a server in signature mode. */
+function signedRequest(device, message) {
+  const body = sim.encode(device, message);
+  return {
+    method: 'PUT',
+    path: '/checkin',
+    headers: { 'content-type': CONTENT_TYPE, 'mdm-signature': device.sign(body) },
+    body,
   };
 }
 
@@ -454,15 +489,16 @@ function slot(pick, onResponse) {
 // ---------------------------------------------------------------------------------------------
 // Driving load and measuring
 
-async function drive(port, { connections, seconds, requests, maxOverallRequests }) {
+async function drive(port, { connections, seconds, requests, maxOverallRequests, amount }) {
   const latencies = [];
   const opts = {
     url: `http://127.0.0.1:${port}/checkin`,
     connections,
-    duration: seconds,
     requests,
     timeout: 10,
   };
+  if (amount !== undefined) opts.amount = amount;
+  else opts.duration = seconds;
   if (maxOverallRequests !== undefined) opts.maxOverallRequests = Math.max(connections, maxOverallRequests);
   const instance = autocannon(opts);
   currentLoad = instance;
@@ -479,6 +515,15 @@ async function drive(port, { connections, seconds, requests, maxOverallRequests 
 async function scenario(port, pid, def) {
   checkInterrupted();
   log(`▶ ${def.name}: ${def.description} (${def.connections} connections, ${WARMUP} s warm-up + ${DURATION} s)`);
+  if (def.warmupRequests !== undefined) {
+    const warm = await drive(port, {
+      connections: def.connections,
+      amount: def.warmupRequests,
+      requests: def.requests(),
+    });
+    const failures = warm.result.errors + warm.result.non2xx;
+    if (failures > 0) log(`  warm-up pass: ${failures} of ${def.warmupRequests} requests failed`);
+  }
   if (WARMUP > 0) await drive(port, { connections: def.connections, seconds: WARMUP, requests: def.requests() });
   checkInterrupted();
   def.beforeMeasure?.();
@@ -533,6 +578,8 @@ async function scenario(port, pid, def) {
     statusCodes,
     serverCpuSeconds: cpu,
     serverCpuSecondsPer1k: responses > 0 ? cpu / (responses / 1000) : Number.NaN,
+    serverCpuMicrosecondsPerRequest: responses > 0 ? (cpu * 1e6) / responses : Number.NaN,
+    deviceAuth: def.deviceAuth ?? 'header',
     loadGeneratorCpuSecondsPer1k:
       responses > 0 ? (clientCpu.user + clientCpu.system) / 1e6 / (responses / 1000) : Number.NaN,
     serverPeakRssMb: peakRssKb / 1024,
@@ -544,14 +591,14 @@ async function scenario(port, pid, def) {
     out.failed
       ? `  FAILED: ${errors} errors (socket ${result.errors}, non-2xx ${result.non2xx}, wrong body ${mismatches}); statuses ${JSON.stringify(statusCodes)}`
       : `  ${f(out.requestsPerSecond, 0)} req/s  p50 ${f(out.latencyMs.p50)} ms  p95 ${f(out.latencyMs.p95)} ms  p99 ${f(out.latencyMs.p99)} ms  ` +
-          `server CPU ${f(out.serverCpuSecondsPer1k, 2)} s/1k  RSS ${f(out.serverPeakRssMb, 0)} MB`,
+          `server CPU ${f(out.serverCpuMicrosecondsPerRequest, 0)} µs/req  RSS ${f(out.serverPeakRssMb, 0)} MB`,
   );
   if (out.failed) log(`  server log (last lines):\n${serverLogTail(5).replace(/^/gm, '    ')}`);
   return out;
 }
 
 function table(results) {
-  const head = ['scenario', 'conns', 'req/s', 'p50 ms', 'p95 ms', 'p99 ms', 'errors', 'CPU s/1k req', 'peak RSS MB'];
+  const head = ['scenario', 'conns', 'req/s', 'p50 ms', 'p95 ms', 'p99 ms', 'errors', 'CPU µs/req', 'peak RSS MB'];
   const f = (n, d = 1) => (Number.isFinite(n) ? n.toFixed(d) : '-');
   const rows = results.map((r) =>
     r.failed
@@ -564,7 +611,7 @@ function table(results) {
           f(r.latencyMs.p95),
           f(r.latencyMs.p99),
           String(r.errors),
-          f(r.serverCpuSecondsPer1k, 2),
+          f(r.serverCpuMicrosecondsPerRequest, 0),
           f(r.serverPeakRssMb, 0),
         ],
   );
@@ -582,14 +629,17 @@ async function main() {
   // Fresh devices for authenticate-new: 2,000 per second of the run, well above what a 2-core
   // machine serves; the run stops early when they are used up rather than re-enroll devices.
   // The mixed scenario needs about one new device per ten requests.
-  const authPoolSize = (WARMUP + DURATION) * 2000;
-  const mixedPoolSize = (WARMUP + DURATION) * 200;
+  // Signed Authenticates are slower to serve and to prepare: 1,000 per second of the run.
+  const authPoolSize = HEADER_SCENARIOS ? (WARMUP + DURATION) * 2000 : 0;
+  const mixedPoolSize = HEADER_SCENARIOS ? (WARMUP + DURATION) * 200 : 0;
+  const signedAuthPoolSize = SIGNED_SCENARIOS ? (WARMUP + DURATION) * 1000 : 0;
   let index = 0;
   const make = (n) => Array.from({ length: n }, () => sim.makeDevice(index++, runTag));
   const population = make(DEVICES);
   const authPool = make(authPoolSize);
   const mixedPool = make(mixedPoolSize);
-  const everyone = [...population, ...authPool, ...mixedPool];
+  const signedAuthPool = make(signedAuthPoolSize);
+  const everyone = [...population, ...authPool, ...mixedPool, ...signedAuthPool];
 
   log(
     `benchmark: ${DEVICES} devices, ${DURATION} s per scenario after ${WARMUP} s warm-up; ` +
@@ -604,16 +654,23 @@ async function main() {
   }
   const ca = await writeCa();
   const certStarted = performance.now();
-  const { issue } = await fastIssuer(devCa, ca.ca, ca.keyDer);
-  for (const d of everyone) d.certHeader = transport.certificateHeaderValue(issue(d.index));
+  const { issueWithKey } = await fastIssuer(devCa, ca.ca, ca.keyDer, { keyType: 'rsa', rsaKeys: RSA_KEYS });
+  for (const d of everyone) {
+    const { der, privateKey } = issueWithKey(d.index);
+    d.certHeader = transport.certificateHeaderValue(der);
+    d.sign = deviceSigner(der, privateKey);
+  }
   const certSeconds = (performance.now() - certStarted) / 1000;
-  log(`certificates: ${everyone.length} issued in ${certSeconds.toFixed(1)} s (EC P-256, one key pair each)`);
+  log(
+    `certificates: ${everyone.length} issued in ${certSeconds.toFixed(1)} s ` +
+      `(RSA-2048, a certificate per device, keys from a pool of ${RSA_KEYS})`,
+  );
   checkInterrupted();
 
   const db = await prepareDatabase();
   log(`database: ${db.kind === 'mysql' ? `${db.version} database ${db.name}` : `SQLite in ${tmp}`}`);
   const port = await freePort();
-  const pid = await startServer(port, db.url, ca.file);
+  let pid = await startServer(port, db.url, ca.file, 'header');
   log(`server: pid ${pid}, http://127.0.0.1:${port}, DEVICE_AUTH=header (${CERT_HEADER})`);
 
   const enrollment = await enroll(port, population);
@@ -621,7 +678,8 @@ async function main() {
     `enrolled ${enrollment.devices} devices: ${enrollment.requests} check-ins in ${enrollment.seconds.toFixed(1)} s ` +
       `(${enrollment.rps.toFixed(0)}/s, 32 at a time)`,
   );
-  const logMark = serverLogLines().length;
+  let logMark = serverLogLines().length;
+  const logged = [];
   checkInterrupted();
 
   // A later TokenUpdate of every enrolled device: new token and PushMagic, no UnlockToken.
@@ -727,19 +785,75 @@ async function main() {
     }),
   };
 
-  const scenarios = [
-    tokenUpdateScenario(1),
-    tokenUpdateScenario(8),
-    tokenUpdateScenario(32),
-    tokenUpdateScenario(128),
-    authScenario,
-    mixedScenario,
-  ];
+  const scenarios = HEADER_SCENARIOS
+    ? [
+        tokenUpdateScenario(1),
+        tokenUpdateScenario(8),
+        tokenUpdateScenario(32),
+        tokenUpdateScenario(128),
+        authScenario,
+        mixedScenario,
+      ]
+    : [];
   const results = [];
   for (const def of scenarios) results.push(await scenario(port, pid, def));
-  const peakRssOverallMb = statusKb(pid, 'VmHWM') / 1024;
+  let peakRssOverallMb = statusKb(pid, 'VmHWM') / 1024;
   // LOG_LEVEL=warn: anything the server logged while the scenarios ran is a warning or an error.
-  const logged = serverLogLines().slice(logMark);
+  logged.push(...serverLogLines().slice(logMark));
+
+  if (SIGNED_SCENARIOS) {
+    // The messages the devices sign, signed before anything is timed.
+    const signStarted = performance.now();
+    // The devices the mixed scenario checked out are left out.
+    const signedPopulation = HEADER_SCENARIOS ? population.slice(0, active) : population;
+    const signedTokenUpdates = signedPopulation.map((d) =>
+      signedRequest(d, sim.tokenUpdate(d, { awaitingConfiguration: false, withUnlockToken: false })),
+    );
+    const signedAuthenticates = signedAuthPool.map((d) => signedRequest(d, sim.authenticate(d)));
+    log(
+      `signatures: ${signedTokenUpdates.length + signedAuthenticates.length} made in ` +
+        `${((performance.now() - signStarted) / 1000).toFixed(1)} s (before the timed part)`,
+    );
+    checkInterrupted();
+    await stopServer();
+    pid = await startServer(port, db.url, ca.file, 'signature');
+    log(`server: pid ${pid}, restarted with DEVICE_AUTH=signature on the same database`);
+    logMark = serverLogLines().length;
+
+    const signedTu = cursor(signedTokenUpdates.length);
+    let signedAuthUsed = 0;
+    const signedScenarios = [
+      {
+        name: 'signed-tokenupdate-c32',
+        description: 'signed TokenUpdate of enrolled devices, round-robin over the population',
+        deviceAuth: 'signature',
+        connections: 32,
+        // Untimed: every device once (the restarted server has no certificate in its caches),
+        // and at least 10,000 requests, so that this process is as warm (JIT, heap sizing) as
+        // the header-mode one was when its scenarios ran; measured fresh, the same header-mode
+        // TokenUpdates cost ~40 % more CPU.
+        warmupRequests: Math.max(signedTokenUpdates.length, SIGNED_WARMUP_REQUESTS),
+        requests: () => [slot(() => signedTokenUpdates[signedTu.next()])],
+      },
+      {
+        name: 'signed-authenticate-new-c32',
+        description: 'signed Authenticate of devices never seen before (one fresh certificate each)',
+        deviceAuth: 'signature',
+        connections: 32,
+        requests: () => [slot(() => signedAuthenticates[signedAuthUsed++ % signedAuthenticates.length])],
+        maxOverallRequests: () => signedAuthenticates.length - signedAuthUsed - 32,
+        extra: () => ({
+          freshDevicesUsed: signedAuthUsed,
+          freshDevicesAvailable: signedAuthenticates.length,
+          freshDevicesReused: Math.max(0, signedAuthUsed - signedAuthenticates.length),
+        }),
+      },
+    ];
+    for (const def of signedScenarios) results.push(await scenario(port, pid, def));
+    peakRssOverallMb = Math.max(peakRssOverallMb, statusKb(pid, 'VmHWM') / 1024);
+    logged.push(...serverLogLines().slice(logMark));
+  }
+
   if (logged.length > 0) {
     log(`the server logged ${logged.length} lines during the scenarios, first ones:\n${logged.slice(0, 5).join('\n')}`);
   }
@@ -761,7 +875,7 @@ async function main() {
     },
     database: { kind: db.label, version: db.version },
     server: {
-      deviceAuth: 'header',
+      deviceAuth: SIGNED_SCENARIOS ? (HEADER_SCENARIOS ? 'header, then signature' : 'signature') : 'header',
       logLevel: 'warn',
       databasePoolSize: process.env.DATABASE_POOL_SIZE ?? '10 (default)',
       nodeOptions: serverNodeOptions(),
@@ -770,7 +884,7 @@ async function main() {
     quick: QUICK,
     durationSeconds: DURATION,
     warmupSeconds: WARMUP,
-    certificates: { issued: everyone.length, seconds: certSeconds },
+    certificates: { issued: everyone.length, seconds: certSeconds, keyType: 'rsa-2048', rsaKeyPool: RSA_KEYS },
     enrollment,
     scenarios: results,
     serverPeakRssOverallMb: peakRssOverallMb,

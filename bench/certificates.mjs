@@ -1,10 +1,22 @@
 // Device identity certificates for the benchmark, fast: the server's own issueIdentity()
 // (dist/device-identity/dev-ca.js) makes one template certificate; every further certificate
-// is that template with its own serial number, subject and freshly generated EC P-256 key,
-// signed by the CA with node:crypto. Each is a distinct, valid certificate of the CA (the
-// first one is checked with Node's X509Certificate, as the server does), at a fraction of a
-// millisecond instead of the ~2 ms the ASN.1 library needs per certificate.
-import { createPrivateKey, generateKeyPairSync, randomBytes, sign, X509Certificate } from 'node:crypto';
+// is that template with its own serial number, subject and public key, signed by the CA with
+// node:crypto. Each is a distinct, valid certificate of the CA (the first one is checked with
+// Node's X509Certificate, as the server does), at a fraction of a millisecond instead of the
+// ~2 ms the ASN.1 library needs per certificate. EC P-256 certificates get a fresh key each;
+// RSA-2048 ones take their key from a pool (an RSA key takes ~100 ms to generate), so
+// certificates are distinct but keys repeat every `rsaKeys` devices. The server never relates
+// two certificates by their key (it remembers certificates by the SHA-256 of their bytes), so
+// its work per device is the same as with a key per device.
+import { promisify } from 'node:util';
+import {
+  createPrivateKey,
+  generateKeyPair,
+  generateKeyPairSync,
+  randomBytes,
+  sign,
+  X509Certificate,
+} from 'node:crypto';
 
 const ECDSA_WITH_SHA256 = Buffer.from('300a06082a8648ce3d040302', 'hex');
 const NAME_WIDTH = 16;
@@ -46,13 +58,20 @@ function indexOnce(haystack, needle, what) {
 /**
  * An issuer of benchmark device certificates from `ca` (a CertificateAuthority of dev-ca.js).
  * `issue(n)` returns the DER of the certificate of device number `n` (subject CN
- * `bench-device-<n>`), with a key pair of its own.
+ * `bench-device-<n>`); `issueWithKey(n)` also its private key (a KeyObject). `keyType` is
+ * 'ec' (a key pair per certificate) or 'rsa' (RSA-2048 from a pool of `rsaKeys` key pairs).
  */
-export async function fastIssuer(devCa, ca, caKeyPkcs8Der) {
+export async function fastIssuer(devCa, ca, caKeyPkcs8Der, { keyType = 'ec', rsaKeys = 128 } = {}) {
   const caKey = createPrivateKey({ key: Buffer.from(caKeyPkcs8Der), format: 'der', type: 'pkcs8' });
   const caCert = new X509Certificate(ca.certPem);
   const templateName = `bench-device-${'0'.repeat(NAME_WIDTH)}`;
-  const template = await devCa.issueIdentity(ca, { commonName: templateName, keyType: 'ec' });
+  const template = await devCa.issueIdentity(ca, { commonName: templateName, keyType });
+  const pool =
+    keyType === 'rsa'
+      ? await Promise.all(
+          Array.from({ length: rsaKeys }, () => promisify(generateKeyPair)('rsa', { modulusLength: 2048 })),
+        )
+      : [];
   const templateTbs = Buffer.from(tbsOf(template.certDer));
   const templateSpki = new X509Certificate(template.certDer).publicKey.export({ type: 'spki', format: 'der' });
   const nameAt = indexOnce(templateTbs, Buffer.from(templateName, 'latin1'), 'subject');
@@ -66,18 +85,22 @@ export async function fastIssuer(devCa, ca, caKeyPkcs8Der) {
   const serialAt = serialTagAt + 2;
   const serialLength = templateTbs[serialTagAt + 1];
 
-  const issue = (n) => {
+  const issueWithKey = (n) => {
     const tbs = Buffer.from(templateTbs);
     const serial = randomBytes(serialLength);
     serial[0] = (serial[0] & 0x7f) | 0x01;
     serial.copy(tbs, serialAt);
     tbs.write(`bench-device-${String(n).padStart(NAME_WIDTH, '0')}`, nameAt, 'latin1');
-    const { publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-    publicKey.export({ type: 'spki', format: 'der' }).copy(tbs, spkiAt);
+    const { publicKey, privateKey } =
+      keyType === 'rsa' ? pool[n % pool.length] : generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const spki = publicKey.export({ type: 'spki', format: 'der' });
+    if (spki.length !== templateSpki.length) throw new Error('template: public keys differ in size');
+    spki.copy(tbs, spkiAt);
     const signature = sign('sha256', tbs, { key: caKey, dsaEncoding: 'der' });
     const bitString = tlv(0x03, Buffer.concat([Buffer.from([0]), signature]));
-    return tlv(0x30, Buffer.concat([tbs, ECDSA_WITH_SHA256, bitString]));
+    return { der: tlv(0x30, Buffer.concat([tbs, ECDSA_WITH_SHA256, bitString])), privateKey };
   };
+  const issue = (n) => issueWithKey(n).der;
 
   const first = new X509Certificate(issue(0));
   if (
@@ -87,5 +110,5 @@ export async function fastIssuer(devCa, ca, caKeyPkcs8Der) {
   ) {
     throw new Error('the benchmark certificates do not verify against the CA');
   }
-  return { issue };
+  return { issue, issueWithKey };
 }

@@ -129,6 +129,29 @@ describe('device identity: Mdm-Signature (the default)', () => {
     await refused(t, tampered, { sign: false, headers: { 'mdm-signature': signature } }, 400, /does not verify/);
   });
 
+  it('refuses a signature whose certificate carries an undecodable public key (400, not 500)', async () => {
+    const udid = newUdid();
+    const identity = await issueIdentity(ca, { commonName: udid, keyType: 'rsa' });
+    const body = xmlMessage('ipad-authenticate.plist', { UDID: udid });
+    // The RSA modulus INTEGER re-tagged as an OCTET STRING inside the signature's certificate:
+    // the certificate still parses, its key does not.
+    const der = Buffer.from(await signDetached(body, identity.certDer, identity.key), 'base64');
+    const modulus = der.indexOf(Buffer.from('0282010100', 'hex'), der.indexOf(identity.certDer));
+    assert.ok(modulus !== -1);
+    der[modulus] = 0x04;
+    const header = der.toString('base64');
+    // Twice: the second time the certificate is one the server has seen.
+    for (let i = 0; i < 2; i++) {
+      await refused(
+        t,
+        body,
+        { sign: false, headers: { 'mdm-signature': header } },
+        400,
+        /does not verify with the certificate/,
+      );
+    }
+  });
+
   it('refuses an identity from another CA', async () => {
     const otherCa = await createCa('Some Other CA');
     const udid = newUdid();
