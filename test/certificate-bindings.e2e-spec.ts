@@ -9,8 +9,9 @@ import { newUdid, send, xmlMessage } from './support/device.js';
 import type { SendOptions } from './support/device.js';
 import { snapshot } from './support/snapshot.js';
 import { ADMIN_KEY, startTestApp } from './support/test-app.js';
+import type { TestDatabase } from './support/test-db.js';
 import type { TestApp } from './support/test-app.js';
-import { testDriver } from './support/test-db.js';
+import { createTestDatabase, testDriver } from './support/test-db.js';
 
 interface CertificateJson {
   fingerprint: string;
@@ -246,54 +247,26 @@ describe('certificate bindings: a new certificate is added, never silently repla
     );
   });
 
-  it("the device channel's CheckOut ends its other certificates; the one it checked out with stays", async () => {
+  it("a stranger's CheckOut revokes nothing: the genuine device keeps its certificate and comes back", async () => {
     const udid = newUdid();
-    const older = await issueIdentity(ca, { commonName: udid });
-    const renewed = await issueIdentity(ca, { commonName: udid });
-    await enroll(t, udid, older);
-    await enroll(t, udid, renewed);
-    const logFrom = t.logs.lines.length;
-    await ok(t, 'checkout.plist', { UDID: udid }, { identity: renewed });
-    const [line] = bindingLogs(t, logFrom);
-    assert.ok(line);
-    assert.deepEqual(line.revokedFingerprints, [fp(older)]);
-    assert.equal(line.revokedReason, 'checkout');
-    const certs = await certificates(t, udid);
+    const genuine = await issueIdentity(ca, { commonName: udid });
+    await enroll(t, udid, genuine);
+    const stranger = await issueIdentity(ca, { commonName: 'someone else' });
+    await ok(t, 'ipad-authenticate.plist', { UDID: udid }, { identity: stranger });
+    await ok(t, 'checkout.plist', { UDID: udid }, { identity: stranger });
     assert.deepEqual(
-      certs.map((c) => [c.fingerprint, c.active, c.revokedReason]),
+      (await certificates(t, udid)).map((c) => [c.fingerprint, c.active, c.revokedReason]),
       [
-        [fp(older), false, 'checkout'],
-        [fp(renewed), true, null],
+        [fp(genuine), true, null],
+        [fp(stranger), true, null],
       ],
     );
+    // The genuine device's next TokenUpdate enables its enrollment again.
+    await ok(t, 'ipad-token-update.plist', { UDID: udid }, { identity: genuine });
     const enrollment = (await (await api(t, `/enrollments/${encodeURIComponent(udid)}`)).json()) as {
       enabled: boolean;
     };
-    assert.equal(enrollment.enabled, false);
-    await refused(t, xmlMessage('ipad-authenticate.plist', { UDID: udid }), { identity: older }, 403, /revoked for/);
-    // Coming back with the certificate it left with works.
-    await enroll(t, udid, renewed);
-  });
-
-  it('a CheckOut whose revocation fails leaves the enrollment enabled: one transaction', async () => {
-    const udid = newUdid();
-    const older = await issueIdentity(ca, { commonName: udid });
-    const renewed = await issueIdentity(ca, { commonName: udid });
-    await enroll(t, udid, older);
-    await enroll(t, udid, renewed);
-    await t.dataSource.query(
-      testDriver() === 'sqlite'
-        ? "CREATE TRIGGER fail_revoke BEFORE UPDATE ON certificate_bindings BEGIN SELECT RAISE(ABORT, 'simulated failure'); END"
-        : "CREATE TRIGGER fail_revoke BEFORE UPDATE ON certificate_bindings FOR EACH ROW SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'simulated failure'",
-    );
-    try {
-      const before = await snapshot(t.dataSource);
-      const r = await send(t.url, xmlMessage('checkout.plist', { UDID: udid }), { identity: renewed });
-      assert.equal(r.status, 500);
-      assert.deepEqual(await snapshot(t.dataSource), before);
-    } finally {
-      await t.dataSource.query('DROP TRIGGER fail_revoke');
-    }
+    assert.equal(enrollment.enabled, true);
   });
 
   it('never accepts the CA certificate, or any CA certificate, as a device identity', async () => {
@@ -389,6 +362,80 @@ describe('certificate bindings: DEVICE_CERT_MATCH=udid', () => {
   });
 });
 
+describe('certificate bindings: CheckOut under a match rule turned on after devices enrolled under none', () => {
+  let t: TestApp;
+  let ca: CertificateAuthority;
+  let db: TestDatabase;
+  before(async () => {
+    db = await createTestDatabase();
+    t = await startTestApp({ DEVICE_CERT_MATCH: 'udid' }, db);
+    assert.ok(t.signer);
+    ca = t.signer.ca;
+  });
+  after(async () => {
+    await t.close();
+    await db.drop();
+  });
+
+  /** Both certificates bound and active, as under `none`; then the server runs with the match rule again. */
+  async function enrollUnderNone(udid: string, older: DeviceIdentity, renewed: DeviceIdentity): Promise<void> {
+    await t.close();
+    const loose = await startTestApp({ DEVICE_CERT_MATCH: 'none' }, db, { ca });
+    await enroll(loose, udid, older);
+    await enroll(loose, udid, renewed);
+    await loose.close();
+    t = await startTestApp({ DEVICE_CERT_MATCH: 'udid' }, db, { ca });
+  }
+
+  it("under a match rule the device channel's CheckOut ends its other certificates; the one it checked out with stays", async () => {
+    const udid = newUdid();
+    const older = await issueIdentity(ca, { commonName: udid });
+    const renewed = await issueIdentity(ca, { commonName: udid });
+    await enrollUnderNone(udid, older, renewed);
+    const logFrom = t.logs.lines.length;
+    await ok(t, 'checkout.plist', { UDID: udid }, { identity: renewed });
+    const [line] = bindingLogs(t, logFrom);
+    assert.ok(line);
+    assert.deepEqual(line.revokedFingerprints, [fp(older)]);
+    assert.equal(line.revokedReason, 'checkout');
+    const certs = await certificates(t, udid);
+    assert.deepEqual(
+      certs.map((c) => [c.fingerprint, c.active, c.revokedReason]),
+      [
+        [fp(older), false, 'checkout'],
+        [fp(renewed), true, null],
+      ],
+    );
+    const enrollment = (await (await api(t, `/enrollments/${encodeURIComponent(udid)}`)).json()) as {
+      enabled: boolean;
+    };
+    assert.equal(enrollment.enabled, false);
+    await refused(t, xmlMessage('ipad-authenticate.plist', { UDID: udid }), { identity: older }, 403, /revoked for/);
+    // Coming back with the certificate it left with works.
+    await enroll(t, udid, renewed);
+  });
+
+  it('a CheckOut whose revocation fails leaves the enrollment enabled: one transaction', async () => {
+    const udid = newUdid();
+    const older = await issueIdentity(ca, { commonName: udid });
+    const renewed = await issueIdentity(ca, { commonName: udid });
+    await enrollUnderNone(udid, older, renewed);
+    await t.dataSource.query(
+      testDriver() === 'sqlite'
+        ? "CREATE TRIGGER fail_revoke BEFORE UPDATE ON certificate_bindings BEGIN SELECT RAISE(ABORT, 'simulated failure'); END"
+        : "CREATE TRIGGER fail_revoke BEFORE UPDATE ON certificate_bindings FOR EACH ROW SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'simulated failure'",
+    );
+    try {
+      const before = await snapshot(t.dataSource);
+      const r = await send(t.url, xmlMessage('checkout.plist', { UDID: udid }), { identity: renewed });
+      assert.equal(r.status, 500);
+      assert.deepEqual(await snapshot(t.dataSource), before);
+    } finally {
+      await t.dataSource.query('DROP TRIGGER fail_revoke');
+    }
+  });
+});
+
 describe('certificate bindings: DEVICE_CERT_MATCH=serial and udid-or-serial', () => {
   let serialApp: TestApp;
   let eitherApp: TestApp;
@@ -427,6 +474,25 @@ describe('certificate bindings: DEVICE_CERT_MATCH=serial and udid-or-serial', ()
       403,
       /does not name the device's serial number/,
     );
+  });
+
+  it('a known device that never sent a serial has none to match: a certificate naming a claimed serial is refused', async () => {
+    const t = eitherApp;
+    assert.ok(t.signer);
+    const udid = newUdid();
+    // Enrolled by its UDID, without a SerialNumber (as User Enrollment devices always are).
+    const genuine = await issueIdentity(t.signer.ca, { commonName: udid });
+    await ok(t, 'ipad-authenticate.plist', { UDID: udid, SerialNumber: undefined }, { identity: genuine });
+    await ok(t, 'ipad-token-update.plist', { UDID: udid }, { identity: genuine });
+    const attacker = await issueIdentity(t.signer.ca, { commonName: 'attacker', subjectSerialNumber: 'ATTACKER02' });
+    await refused(
+      t,
+      xmlMessage('ipad-authenticate.plist', { UDID: udid, SerialNumber: 'ATTACKER02' }),
+      { identity: attacker },
+      403,
+      /does not name the device's UDID or serial number/,
+    );
+    await ok(t, 'ipad-token-update.plist', { UDID: udid }, { identity: genuine });
   });
 
   it('udid-or-serial: either name will do, and nothing else', async () => {
@@ -516,6 +582,29 @@ describe('certificate bindings: retroactive binding commits with the message', (
     await t.dataSource.query('DROP TRIGGER race_bind');
     const e = (await (await api(t, `/enrollments/${encodeURIComponent(udid)}`)).json()) as { pushMagic: string };
     assert.notEqual(e.pushMagic, 'MUST-NOT-STICK');
+  });
+
+  it('overlapping messages of one migrated device are never told the certificate belongs to another device', async () => {
+    assert.ok(t.signer);
+    const udid = newUdid();
+    const identity = await t.signer.identityFor(udid);
+    await enroll(t, udid, identity);
+    await t.dataSource.query('DELETE FROM certificate_bindings WHERE device_id = ?', [udid]);
+    // All of them find no binding before they start; the enrollment's row lock makes their
+    // transactions take turns, so every one after the first meets the binding the first wrote.
+    // Those that lost get 503 (send it again), never 403.
+    const replies = await Promise.all(
+      Array.from({ length: 8 }, (_, i) =>
+        send(t.url, xmlMessage('ipad-token-update.plist', { UDID: udid, PushMagic: `RACE-${i}` }), { identity }),
+      ),
+    );
+    for (const r of replies) assert.ok(r.status === 200 || r.status === 503, `${r.status} ${r.text}`);
+    assert.ok(replies.some((r) => r.status === 200));
+    assert.deepEqual(
+      (await certificates(t, udid)).map((c) => [c.fingerprint, c.active]),
+      [[fp(identity), true]],
+    );
+    await ok(t, 'ipad-token-update.plist', { UDID: udid }, { identity });
   });
 });
 

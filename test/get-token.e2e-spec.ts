@@ -199,6 +199,22 @@ describe('GetToken', () => {
     await refused(t, userGetToken(gone, SHARED_IPAD_USER), 400, /not enabled/);
   });
 
+  it("refuses a user channel that was checked out, and serves it again after the device's re-enrollment", async () => {
+    const udid = await enroll(t);
+    const userTu = xmlMessage('shared-ipad-user-token-update.plist', { UDID: udid, ...SHARED_IPAD_USER });
+    assert.equal((await send(t.url, userTu)).status, 200);
+    const userCheckOut = xmlMessage('checkout.plist', { UDID: udid, ...SHARED_IPAD_USER });
+    assert.equal((await send(t.url, userCheckOut)).status, 200);
+    // The device channel is still enabled; the user left.
+    await refused(t, userGetToken(udid, SHARED_IPAD_USER), 400, /was checked out/);
+    // The device enrolls again: the user's channel waits for its TokenUpdate, and a sign-in
+    // before it is served, as for a user never seen.
+    assert.equal((await send(t.url, xmlMessage('ipad-authenticate.plist', { UDID: udid }))).status, 200);
+    assert.equal((await send(t.url, xmlMessage('ipad-token-update.plist', { UDID: udid }))).status, 200);
+    const r = await send(t.url, userGetToken(udid, SHARED_IPAD_USER));
+    assert.equal(r.status, 200, r.text);
+  });
+
   it('refuses a missing or unknown TokenServiceType with 400', async () => {
     const udid = await enroll(t);
     await refused(t, getToken(udid, undefined), 400, /TokenServiceType must be a string/);

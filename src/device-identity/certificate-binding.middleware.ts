@@ -91,9 +91,10 @@ export class CertificateBindingMiddleware implements CheckinMiddleware {
         `no certificate is bound to ${deviceId}: the device must enroll again (or set DEVICE_CERT_BIND_RETRO=true for migrated devices)`,
       );
     }
+    // Bound since the read above: by this device's own overlapping message, or to another device.
     const owner = await this.bindings.byFingerprint(this.db, cert.fingerprint);
-    if (owner !== undefined) throw reused();
-    const result = await this.inOneTransaction(async (tx) => {
+    if (owner !== undefined) throw raceLost(owner, deviceId);
+    const result = await this.inOneTransaction(deviceId, cert.fingerprint, async (tx) => {
       const r = await next();
       await this.bindings.add(tx, deviceId, cert, ctx.receivedAt);
       return r;
@@ -113,7 +114,14 @@ export class CertificateBindingMiddleware implements CheckinMiddleware {
       // attacker's own serial could take over another UDID by claiming that serial.
       const stored = await this.enrollments.deviceSerialNumber(deviceId);
       const sent = (message as { SerialNumber?: unknown }).SerialNumber;
-      const serial = stored ?? (ctx.messageType === 'Authenticate' && typeof sent === 'string' ? sent : undefined);
+      // The one sent counts only for a device the server does not know yet: a known device
+      // that never told its serial (User Enrollment never does) has none to match.
+      const serial =
+        stored !== undefined
+          ? (stored ?? undefined)
+          : ctx.messageType === 'Authenticate' && typeof sent === 'string'
+            ? sent
+            : undefined;
       if (namesInclude(cert.names, serial)) return;
     }
     const wanted = { udid: 'UDID', serial: 'serial number', 'udid-or-serial': 'UDID or serial number' }[this.match];
@@ -143,7 +151,8 @@ export class CertificateBindingMiddleware implements CheckinMiddleware {
       // A handler that wrote nothing in a transaction of its own: bind on our own.
       if (ctx.transactionalWrites.pending) await this.db.transaction(write);
     } catch (err) {
-      if (isUniqueViolation(err)) throw reused();
+      if (isUniqueViolation(err))
+        throw raceLost(await this.bindings.byFingerprint(this.db, cert.fingerprint), deviceId);
       throw err;
     }
     ctx.logFields.certificateBound = true;
@@ -177,15 +186,22 @@ export class CertificateBindingMiddleware implements CheckinMiddleware {
     };
   }
 
-  /** The device leaves: the certificates other than the one it checked out with stop, with its enrollments. */
+  /**
+   * The device leaves: under a match rule, the certificates other than the one it checked out
+   * with stop, with its enrollments. Under `none` nothing is revoked: the CheckOut may come from
+   * a stranger holding another certificate of the CA (which an Authenticate can add), and on its
+   * word the genuine device would be locked out for good; its enrollments are disabled either
+   * way, and the device's next TokenUpdate enables them again.
+   */
   private async checkOut(
     ctx: CheckinContext,
     cert: VerifiedCertificate,
     next: () => Promise<CheckinResult>,
   ): Promise<CheckinResult> {
+    if (this.match === 'none') return next();
     const deviceId = ctx.enrollment.deviceId;
     let revokedNow: string[] = [];
-    const result = await this.inOneTransaction(async (tx) => {
+    const result = await this.inOneTransaction(deviceId, cert.fingerprint, async (tx) => {
       const r = await next();
       revokedNow = await this.bindings.revokeOthers(tx, deviceId, cert.fingerprint, 'checkout', ctx.receivedAt);
       return r;
@@ -202,12 +218,16 @@ export class CertificateBindingMiddleware implements CheckinMiddleware {
   }
 
   /** Runs the handler and `work`'s writes in one transaction that the handler's own transactions join. */
-  private async inOneTransaction<T>(work: (tx: SqlRunner) => Promise<T>): Promise<T> {
+  private async inOneTransaction<T>(
+    deviceId: string,
+    fingerprint: string,
+    work: (tx: SqlRunner) => Promise<T>,
+  ): Promise<T> {
     try {
       return await this.db.enclosingTransaction(work);
     } catch (err) {
-      // Lost a race with another device binding the same certificate (retro): nothing stands.
-      if (isUniqueViolation(err)) throw reused();
+      // Lost a race binding the same certificate (retro): nothing stands.
+      if (isUniqueViolation(err)) throw raceLost(await this.bindings.byFingerprint(this.db, fingerprint), deviceId);
       throw err;
     }
   }
@@ -237,6 +257,20 @@ function refuseForeignOrRevoked(binding: BindingState | undefined, deviceId: str
 
 function revoked(deviceId: string): CheckinError {
   return new CheckinError(CheckinErrorCode.Forbidden, `the certificate was revoked for ${deviceId}`);
+}
+
+/**
+ * The certificate's binding appeared while this message was being handled (everything the
+ * message wrote was rolled back). Bound to another device: refused for good (403). Bound to this
+ * very device (an overlapping message of its own, or a retry of this one): nothing is wrong
+ * with the device, so a 503 asks it to send the message again, when it finds its binding.
+ */
+function raceLost(winner: { deviceId: string } | undefined, deviceId: string): CheckinError {
+  if (winner?.deviceId !== deviceId) return reused();
+  return new CheckinError(
+    CheckinErrorCode.DatabaseUnavailable,
+    'an overlapping message of this device bound the same certificate; send it again',
+  );
 }
 
 function reused(): CheckinError {

@@ -50,6 +50,19 @@ export class GetTokenHandler implements CheckinMessageHandler<GetTokenMessage> {
         `enrollment ${deviceChannelId} is not enabled (no TokenUpdate since enrollment)`,
       );
     }
+    // A user channel of its own is not needed (a Managed Apple Account signs in before the
+    // user's first TokenUpdate), but one that was checked out is done: CheckOut disables it and
+    // keeps its count, where a re-enrollment of the device resets the count to 0 until the
+    // user's next TokenUpdate.
+    if (ctx.enrollment.parentId !== null) {
+      const own = await this.enrollments.enrollmentState(ctx.enrollment.id);
+      if (own !== undefined && !own.enabled && own.tokenUpdateCount > 0) {
+        throw new CheckinError(
+          CheckinErrorCode.EnrollmentDisabled,
+          `user channel ${ctx.enrollment.id} was checked out (no TokenUpdate since)`,
+        );
+      }
+    }
     const token = await service.issue({
       serviceType,
       enrollment: ctx.enrollment,
