@@ -11,7 +11,7 @@ const read = (p: string): string => readFileSync(join(ROOT, p), 'utf8');
 /** The environment variables src/config/config.ts reads, found in its source. */
 function variablesRead(): string[] {
   const src = read('src/config/config.ts');
-  const names = [...src.matchAll(/\(env, '([A-Z_]+)'/g)].map((m) => m[1] ?? '');
+  const names = [...src.matchAll(/\(\s*env,\s*'([A-Z_]+)'/g)].map((m) => m[1] ?? '');
   return [...new Set(names)].sort();
 }
 
