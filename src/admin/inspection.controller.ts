@@ -9,13 +9,11 @@ import {
   Param,
   UseGuards,
 } from '@nestjs/common';
-import { DatabaseService } from '../database/database.service.js';
-import { CertificateBindingsRepository } from '../device-identity/certificate-bindings.repository.js';
+import { CertificateBindingsService } from '../device-identity/certificate-bindings.service.js';
 import type { BindingView } from '../device-identity/certificate-bindings.repository.js';
 import type { BindingRevokedReason } from '../device-identity/entities/certificate-binding.entity.js';
 import { EnrollmentsQueries } from '../enrollments/enrollments.queries.js';
 import type { DeviceView, EnrollmentView, UserView } from '../enrollments/enrollments.queries.js';
-import { AppLogger } from '../logging/app-logger.js';
 import { ApiKeyGuard } from './api-key.guard.js';
 
 export interface CertificateView {
@@ -44,9 +42,7 @@ export interface DeviceWithCertificates extends DeviceView {
 export class InspectionController {
   constructor(
     @Inject(EnrollmentsQueries) private readonly queries: EnrollmentsQueries,
-    @Inject(CertificateBindingsRepository) private readonly bindings: CertificateBindingsRepository,
-    @Inject(DatabaseService) private readonly db: DatabaseService,
-    @Inject(AppLogger) private readonly logger: AppLogger,
+    @Inject(CertificateBindingsService) private readonly bindings: CertificateBindingsService,
   ) {}
 
   /** The device, its enrollments, and the identity certificates bound to it (never a key). */
@@ -71,22 +67,8 @@ export class InspectionController {
       throw new BadRequestException('the certificate is named by its SHA-256 fingerprint: 64 hex digits');
     }
     const fingerprint = sha256.toLowerCase();
-    const now = new Date();
-    const outcome = await this.db.transaction((tx) =>
-      this.bindings.revoke(tx, udid, fingerprint, 'administrator', now),
-    );
+    const outcome = await this.bindings.revokeByAdministrator(udid, fingerprint, new Date());
     if (outcome === 'unknown') throw new NotFoundException(`device ${udid} has no certificate ${fingerprint}`);
-    if (outcome === 'revoked') {
-      const active = (await this.bindings.history(udid)).filter((b) => b.revokedAt === null).map((b) => b.fingerprint);
-      this.logger.emit('warn', 'certificate bindings changed', {
-        deviceId: udid,
-        oldFingerprints: [...active, fingerprint],
-        newFingerprint: null,
-        revokedFingerprints: [fingerprint],
-        revokedReason: 'administrator',
-        activeFingerprints: active,
-      });
-    }
   }
 
   /** The device's users (macOS users, Shared iPad users, the User Enrollment user) and their channels. */

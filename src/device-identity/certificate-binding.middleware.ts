@@ -6,23 +6,16 @@ import type { AppConfig, DeviceCertMatch } from '../config/config.js';
 import { DatabaseService, isUniqueViolation } from '../database/database.service.js';
 import type { SqlRunner } from '../database/database.service.js';
 import { EnrollmentsService } from '../enrollments/enrollments.service.js';
-import { AppLogger } from '../logging/app-logger.js';
 import { CertificateBindingsRepository } from './certificate-bindings.repository.js';
+import { CertificateBindingsService } from './certificate-bindings.service.js';
+import type { BindingChange as ServiceBindingChange } from './certificate-bindings.service.js';
 import type { BindingState } from './certificate-bindings.repository.js';
 import { namesInclude } from './certificate-names.js';
 import type { VerifiedCertificate } from './certificate-verifier.js';
-import type { BindingRevokedReason } from './entities/certificate-binding.entity.js';
 
 /** A change of a device's bindings, logged once its transaction has committed. */
-interface BindingChange {
-  added: string | null;
-  revoked: string[];
-  reason: BindingRevokedReason | null;
-  /** The device's active bindings before the change. */
-  before: string[];
-  /** The device's very first binding (a new enrollment): routine, logged at info. */
-  first?: boolean;
-}
+/** A change of the device's bindings, before the service adds who made it. */
+type BindingChange = Omit<ServiceBindingChange, 'deviceId' | 'messageType' | 'requestId'>;
 
 /**
  * Certificate binding ("cert auth" in the Go servers): every message of a device, and of its
@@ -51,7 +44,7 @@ export class CertificateBindingMiddleware implements CheckinMiddleware {
     @Inject(CertificateBindingsRepository) private readonly bindings: CertificateBindingsRepository,
     @Inject(EnrollmentsService) private readonly enrollments: EnrollmentsService,
     @Inject(DatabaseService) private readonly db: DatabaseService,
-    @Inject(AppLogger) private readonly logger: AppLogger,
+    @Inject(CertificateBindingsService) private readonly changes: CertificateBindingsService,
     @Inject(APP_CONFIG) config: AppConfig,
   ) {
     this.retro = config.deviceIdentity.bindRetroactively;
@@ -233,18 +226,11 @@ export class CertificateBindingMiddleware implements CheckinMiddleware {
   }
 
   private logChange(ctx: CheckinContext, change: BindingChange): void {
-    const active = change.before.filter((f) => !change.revoked.includes(f));
-    // A device's first certificate is every enrollment's routine; any later change is what an
-    // operator must see (renewal, a stranger adding itself, revocation).
-    this.logger.emit(change.first === true ? 'info' : 'warn', 'certificate bindings changed', {
+    this.changes.logChange({
+      ...change,
       deviceId: ctx.enrollment.deviceId,
       messageType: ctx.messageType,
       requestId: ctx.requestId,
-      oldFingerprints: change.before,
-      newFingerprint: change.added,
-      revokedFingerprints: change.revoked,
-      ...(change.revoked.length > 0 ? { revokedReason: change.reason } : {}),
-      activeFingerprints: change.added === null ? active : [...active, change.added],
     });
   }
 }

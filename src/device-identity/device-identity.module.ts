@@ -5,6 +5,7 @@ import { EnrollmentsModule } from '../enrollments/enrollments.module.js';
 import { AppLogger } from '../logging/app-logger.js';
 import { CertificateBindingMiddleware } from './certificate-binding.middleware.js';
 import { CertificateBindingsRepository } from './certificate-bindings.repository.js';
+import { CertificateBindingsService } from './certificate-bindings.service.js';
 import { createDeviceIdentityService, DeviceIdentityService } from './device-identity.service.js';
 
 /** Who sent a check-in: certificate verification (signature or proxy header) and binding. */
@@ -17,8 +18,9 @@ import { createDeviceIdentityService, DeviceIdentityService } from './device-ide
       useFactory: (config: AppConfig, logger: AppLogger) => createDeviceIdentityService(config, logger),
     },
     CertificateBindingsRepository,
+    CertificateBindingsService,
     CertificateBindingMiddleware,
   ],
-  exports: [DeviceIdentityService, CertificateBindingMiddleware, CertificateBindingsRepository],
+  exports: [DeviceIdentityService, CertificateBindingMiddleware, CertificateBindingsService],
 })
 export class DeviceIdentityModule {}
