@@ -4,7 +4,7 @@ import type { ValidationError } from 'class-validator';
 import type { VerifiedCertificate } from '../device-identity/certificate-verifier.js';
 import { CheckinError, CheckinErrorCode } from './checkin.errors.js';
 import { CheckinHandlerRegistry } from './checkin-handler.registry.js';
-import { CHECKIN_MIDDLEWARE, TransactionalWrites } from './checkin.types.js';
+import { CHECKIN_MIDDLEWARE } from './checkin.types.js';
 import type { CheckinContext, CheckinMiddleware, CheckinResult } from './checkin.types.js';
 import { EnrollmentIdError, resolveEnrollment } from './enrollment-id.js';
 import { decodePlist, isPlistDict, PlistDecodeError } from './plist/plist-decoder.js';
@@ -104,7 +104,6 @@ export class CheckinDispatcher {
       requestId: input.requestId,
       receivedAt: input.receivedAt,
       certificate: input.certificate,
-      transactionalWrites: new TransactionalWrites(),
       logFields: input.logFields,
     };
     const chain = this.middleware.reduceRight<() => Promise<CheckinResult>>(

@@ -1,4 +1,3 @@
-import type { SqlRunner } from '../database/database.service.js';
 import type { VerifiedCertificate } from '../device-identity/certificate-verifier.js';
 import type { ResolvedEnrollment } from './enrollment-id.js';
 
@@ -13,32 +12,6 @@ export interface CheckinResult {
 
 export const OK: CheckinResult = Object.freeze({ status: 200 });
 
-/**
- * Writes that middleware wants committed together with the handler's own (for example the
- * certificate binding of an Authenticate): a handler that writes in a transaction runs them
- * there, so both commit or neither does. Work the handler did not take is run by whoever
- * added it, after the handler.
- */
-export class TransactionalWrites {
-  private readonly writes: ((tx: SqlRunner) => Promise<void>)[] = [];
-  private consumed = false;
-
-  add(write: (tx: SqlRunner) => Promise<void>): void {
-    this.writes.push(write);
-  }
-
-  /** Runs the writes in the caller's transaction. */
-  async runIn(tx: SqlRunner): Promise<void> {
-    this.consumed = true;
-    for (const write of this.writes) await write(tx);
-  }
-
-  /** Whether some writes were added and no handler ran them. */
-  get pending(): boolean {
-    return !this.consumed && this.writes.length > 0;
-  }
-}
-
 /** Everything known about the request besides the message itself. */
 export interface CheckinContext {
   readonly messageType: string;
@@ -49,7 +22,6 @@ export interface CheckinContext {
   readonly receivedAt: Date;
   /** The device's verified identity certificate; `null` only when DEVICE_AUTH=none. */
   readonly certificate: VerifiedCertificate | null;
-  readonly transactionalWrites: TransactionalWrites;
   /** Set by handlers and middleware; added to the request's log line. Never secrets. */
   readonly logFields: Record<string, unknown>;
 }

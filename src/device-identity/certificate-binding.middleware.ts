@@ -124,30 +124,21 @@ export class CertificateBindingMiddleware implements CheckinMiddleware {
     );
   }
 
-  /** Authenticate: the binding is written in the handler's transaction, with the device. */
+  /** Authenticate: the binding is written in the handler's transaction, after the device. */
   private async authenticate(
     ctx: CheckinContext,
     cert: VerifiedCertificate,
     next: () => Promise<CheckinResult>,
   ): Promise<CheckinResult> {
     const deviceId = ctx.enrollment.deviceId;
-    // Checked inside the handler's transaction (one read), where a refusal rolls the device's
-    // writes back and the primary key settles a race; a refusal is rare, so no read before.
+    // Checked inside the transaction (one read), where a refusal rolls the device's writes
+    // back and the primary key settles a race; a refusal is rare, so no read before.
     let change: BindingChange | undefined;
-    const write = async (tx: SqlRunner): Promise<void> => {
+    const result = await this.inOneTransaction(deviceId, cert.fingerprint, async (tx) => {
+      const r = await next();
       change = await this.bindOnAuthenticate(tx, deviceId, cert, ctx.receivedAt);
-    };
-    ctx.transactionalWrites.add(write);
-    let result: CheckinResult;
-    try {
-      result = await next();
-      // A handler that wrote nothing in a transaction of its own: bind on our own.
-      if (ctx.transactionalWrites.pending) await this.db.transaction(write);
-    } catch (err) {
-      if (isUniqueViolation(err))
-        throw raceLost(await this.bindings.byFingerprint(this.db, cert.fingerprint), deviceId);
-      throw err;
-    }
+      return r;
+    });
     ctx.logFields.certificateBound = true;
     if (change !== undefined) this.logChange(ctx, change);
     return result;

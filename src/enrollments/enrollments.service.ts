@@ -1,6 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { CheckinError, CheckinErrorCode } from '../checkin/checkin.errors.js';
-import type { TransactionalWrites } from '../checkin/checkin.types.js';
 import type { ResolvedEnrollment } from '../checkin/enrollment-id.js';
 import { SecretBox } from '../common/secret-box.js';
 import { APP_CONFIG, PUSH_TOPIC_PREFIX } from '../config/config.js';
@@ -97,12 +96,10 @@ export class EnrollmentsService {
     facts: DeviceFacts,
     rawMessage: Buffer,
     now: Date,
-    alsoWrite?: TransactionalWrites,
   ): Promise<{ reenrollment: boolean }> {
     return this.db.transaction(async (tx) => {
       const reenrollment = await this.repo.upsertAuthenticatedDevice(tx, deviceId, facts, rawMessage, now);
       if (reenrollment) await this.repo.disableAllForReenrollment(tx, deviceId, now);
-      await alsoWrite?.runIn(tx);
       return { reenrollment };
     });
   }

@@ -42,7 +42,6 @@ export class AuthenticateHandler implements CheckinMessageHandler<AuthenticateMe
       },
       ctx.rawBody,
       ctx.receivedAt,
-      ctx.transactionalWrites,
     );
     ctx.logFields.reenrollment = reenrollment;
     return OK;
