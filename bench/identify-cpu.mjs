@@ -26,6 +26,10 @@ if (!existsSync(join(dist, 'device-identity', 'cms.js'))) {
 }
 const load = (path) => import(pathToFileURL(join(dist, path)).href);
 const cms = await load('device-identity/cms.js');
+// The signer moved out of cms.js; older builds (--dist) still have it there.
+const signer = existsSync(join(dist, 'device-identity', 'cms-signer.js'))
+  ? await load('device-identity/cms-signer.js')
+  : cms;
 const devCa = await load('device-identity/dev-ca.js');
 const { CertificateVerifier } = await load('device-identity/certificate-verifier.js');
 const { DeviceIdentityService } = await load('device-identity/device-identity.service.js');
@@ -59,7 +63,7 @@ for (const keyType of ['rsa', 'ec']) {
   const headers = [];
   for (let i = 0; i < DEVICES; i++) {
     const id = await devCa.issueIdentity(ca, { commonName: `device-${i}`, keyType });
-    headers.push({ 'mdm-signature': await cms.signDetached(body, id.certDer, id.key, { indefiniteLength: true }) });
+    headers.push({ 'mdm-signature': await signer.signDetached(body, id.certDer, id.key, { indefiniteLength: true }) });
   }
   // Never seen: a fresh server (and verifier) for each pass over the devices.
   let fresh = 0;

@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { signDetached } from '../src/device-identity/cms.js';
+import { signDetached } from '../src/device-identity/cms-signer.js';
 import { fingerprintOf } from '../src/device-identity/certificate-verifier.js';
 import { issueIdentity } from '../src/device-identity/dev-ca.js';
 import type { CertificateAuthority, DeviceIdentity } from '../src/device-identity/dev-ca.js';

@@ -4,7 +4,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import * as x509 from '@peculiar/x509';
-import { signDetached } from '../src/device-identity/cms.js';
+import { signDetached } from '../src/device-identity/cms-signer.js';
 import { createCa, issueIdentity } from '../src/device-identity/dev-ca.js';
 import type { CertificateAuthority, DeviceIdentity } from '../src/device-identity/dev-ca.js';
 import { newUdid, send, xmlMessage } from './support/device.js';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { BerLimitError, checkBerLimits } from './ber-limits.js';
-import { toIndefiniteOuter } from './cms.js';
+import { toIndefiniteOuter } from './cms-signer.js';
 
 const hex = (s: string): Buffer => Buffer.from(s.replace(/\s+/g, ''), 'hex');
 

@@ -5,7 +5,8 @@ import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import * as pkijs from 'pkijs';
 import { IdentityError } from './certificate-verifier.js';
-import { certificateCacheForTests, signDetached, verifyDetachedSignature } from './cms.js';
+import { certificateCacheForTests, verifyDetachedSignature } from './cms.js';
+import { signDetached } from './cms-signer.js';
 import { createCa, issueIdentity } from './dev-ca.js';
 import type { DeviceIdentity } from './dev-ca.js';
 

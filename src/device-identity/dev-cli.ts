@@ -10,7 +10,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadConfigOrExit } from '../config/config.js';
-import { signDetached } from './cms.js';
+import { signDetached } from './cms-signer.js';
 import { issueIdentity, loadIdentity, loadOrCreateDevCa } from './dev-ca.js';
 import type { KeyType } from './dev-ca.js';
 

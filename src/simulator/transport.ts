@@ -2,7 +2,7 @@
 // identity each message carries (Mdm-Signature, a proxy-style certificate header, or none).
 import http from 'node:http';
 import https from 'node:https';
-import { signDetached } from '../device-identity/cms.js';
+import { signDetached } from '../device-identity/cms-signer.js';
 import type { DeviceIdentity } from '../device-identity/dev-ca.js';
 
 export const CHECKIN_CONTENT_TYPE = 'application/x-apple-aspen-mdm-checkin';

@@ -3,8 +3,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build, buildBinary, parse } from 'plist';
 import type { PlistValue } from 'plist';
-import { signDetached } from '../../src/device-identity/cms.js';
-import type { SignOptions } from '../../src/device-identity/cms.js';
+import { signDetached } from '../../src/device-identity/cms-signer.js';
+import type { SignOptions } from '../../src/device-identity/cms-signer.js';
 import { issueIdentity } from '../../src/device-identity/dev-ca.js';
 import type { CertificateAuthority, DeviceIdentity } from '../../src/device-identity/dev-ca.js';
 
