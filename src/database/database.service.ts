@@ -151,11 +151,21 @@ export class DatabaseService {
       return typeof n === 'number' ? n : 0;
     }
     if (typeof result === 'object' && result !== null) {
-      const r = result as { affectedRows?: unknown; changes?: unknown };
+      const r = result as { affectedRows?: unknown };
       if (typeof r.affectedRows === 'number') return r.affectedRows;
-      if (typeof r.changes === 'number') return r.changes;
     }
     return 0;
+  }
+
+  /**
+   * Runs one UPDATE (or DELETE) on `runner` and returns how many rows it changed, on either
+   * driver. TypeORM hands back no count for a plain UPDATE on SQLite (the last insert id
+   * instead), so there the statement returns a row per changed row.
+   */
+  async changedRows(runner: SqlRunner, sql: string, params: readonly unknown[]): Promise<number> {
+    if (this.driver === 'sqlite')
+      return (await runner.query<unknown[]>(`${sql} RETURNING 1 AS changed`, params)).length;
+    return this.affectedRows(await runner.query(sql, params));
   }
 }
 

@@ -71,11 +71,7 @@ export async function resealColumn(
       }
       // Only if the row still holds what was read: a value the server wrote meanwhile stays.
       const cas = `UPDATE ${col.table} SET ${col.column} = ? WHERE id = ? AND ${col.column} = ?`;
-      // TypeORM's SQLite driver does not report changed rows for a plain UPDATE: ask with RETURNING.
-      const written =
-        db.driver === 'sqlite'
-          ? (await db.query<unknown[]>(`${cas} RETURNING id`, [fresh, row.id, sealed])).length
-          : db.affectedRows(await db.query(cas, [fresh, row.id, sealed]));
+      const written = await db.changedRows(db, cas, [fresh, row.id, sealed]);
       if (written === 1) counts.resealed++;
       else counts.changedMeanwhile++;
     }

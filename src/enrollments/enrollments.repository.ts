@@ -215,12 +215,11 @@ export class EnrollmentsRepository {
   async disable(tx: SqlRunner, enrollmentId: string, withUserChannels: boolean, now: Date): Promise<number> {
     const where = withUserChannels ? 'id = ? OR parent_id = ?' : 'id = ?';
     const params = withUserChannels ? [enrollmentId, enrollmentId] : [enrollmentId];
-    // TypeORM hands back no row count for a plain UPDATE on SQLite: RETURNING counts there.
-    const result = await tx.query(
-      `UPDATE enrollments SET enabled = 0, updated_at = ?, last_seen_at = ? WHERE ${where}${this.sqlite ? ' RETURNING 1 AS x' : ''}`,
+    return this.db.changedRows(
+      tx,
+      `UPDATE enrollments SET enabled = 0, updated_at = ?, last_seen_at = ? WHERE ${where}`,
       [this.db.date(now), this.db.date(now), ...params],
     );
-    return this.sqlite ? (result as unknown[]).length : this.db.affectedRows(result);
   }
 
   async setUnlockToken(tx: SqlRunner, deviceId: string, sealed: Buffer, now: Date): Promise<void> {
@@ -335,15 +334,14 @@ export class EnrollmentsRepository {
     now: Date,
   ): Promise<boolean> {
     const at = this.db.date(now);
-    const result = await tx.query(
+    const changed = await this.db.changedRows(
+      tx,
       'UPDATE users SET digest_challenge = NULL, digest_challenge_expires_at = NULL, user_authenticate_state = ?, ' +
         'auth_token_hash = ?, long_name = COALESCE(?, long_name), last_user_authenticate_at = ?, updated_at = ? ' +
-        'WHERE id = ? AND digest_challenge = ? AND digest_challenge_expires_at > ?' +
-        // TypeORM hands back no change count for a SQLite UPDATE: the returned row says it.
-        (this.sqlite ? ' RETURNING id' : ''),
+        'WHERE id = ? AND digest_challenge = ? AND digest_challenge_expires_at > ?',
       [state, authTokenHash, longName, at, at, userEnrollmentId, challenge, at],
     );
-    return this.sqlite ? (result as unknown[]).length === 1 : this.db.affectedRows(result) === 1;
+    return changed === 1;
   }
 
   /** The hash of the AuthToken last handed to this user channel; null when none is valid. */
