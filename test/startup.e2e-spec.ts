@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createCa, issueIdentity } from '../src/device-identity/dev-ca.js';
 import { runServer, serverEnv } from './support/built-server.js';
-import { createTestDatabase } from './support/test-db.js';
+import { createTestDatabase, directView } from './support/test-db.js';
 import type { TestDatabase } from './support/test-db.js';
 
 /** A GET that reports the connection error's code instead of throwing. */
@@ -104,5 +104,40 @@ describe('starting and stopping the built server', () => {
     const text = run.lines.join('\n');
     assert.match(text, /INFO +shutting down: no new connections, finishing requests in flight signal=SIGTERM/);
     assert.match(text, /INFO +shut down signal=SIGTERM/);
+  });
+
+  it('two replicas starting together on an empty MySQL database: one migrates, the other waits, both serve', async (t) => {
+    if (db.driver !== 'mysql') {
+      t.skip('SQLite is one replica');
+      return;
+    }
+    const fresh = await createTestDatabase();
+    try {
+      const ready = (line: string): Promise<void> => {
+        assert.match(line, /check-in server listening/);
+        return Promise.resolve();
+      };
+      const both = await Promise.all(
+        [0, 1].map(() => runServer(serverEnv(fresh, { LOG_FORMAT: 'text' }), /check-in server listening/, ready)),
+      );
+      for (const run of both) {
+        const text = run.lines.join('\n');
+        assert.ok(run.code === 0 || run.signal === 'SIGTERM', text);
+        assert.match(text, /check-in server listening/);
+        assert.doesNotMatch(text, /start-up failed/);
+      }
+      const view = await directView(fresh);
+      try {
+        const rows = await view.query<{ name: string; n: number | string }[]>(
+          'SELECT name, COUNT(*) AS n FROM migrations GROUP BY name',
+        );
+        assert.ok(rows.length > 0);
+        for (const r of rows) assert.equal(Number(r.n), 1, r.name);
+      } finally {
+        await view.destroy();
+      }
+    } finally {
+      await fresh.drop();
+    }
   });
 });

@@ -27,7 +27,7 @@ export async function openDatabase(config: AppConfig, logger: AppLogger, migrate
     ds = new DataSource(options('mariadb'));
     await ds.initialize();
   }
-  const applied = migrate ? await ds.runMigrations({ transaction: 'each' }) : [];
+  const applied = migrate ? await runMigrationsLocked(ds, logger) : [];
   if (ds.options.type === 'better-sqlite3') {
     // From here on a lock is waited for by DatabaseService, without blocking the event loop.
     await ds.query('PRAGMA busy_timeout = 0');
@@ -44,6 +44,42 @@ export async function openDatabase(config: AppConfig, logger: AppLogger, migrate
     });
   }
   return ds;
+}
+
+/** How long a replica waits for another one's migrations before it gives up (start-up fails). */
+const MIGRATION_LOCK_SECONDS = 600;
+const MIGRATION_LOCK = 'mdm_checkin_migrations';
+
+/**
+ * Applies pending migrations. On MySQL/MariaDB under a named lock (GET_LOCK, held by one
+ * connection for the whole run): replicas that start together take turns, so the second finds
+ * everything the first applied instead of running the same DDL at once ("table already
+ * exists", or a half-applied migration, since MySQL commits DDL implicitly). The lock goes with
+ * its connection, so a replica that dies while migrating does not hold it. SQLite has a single
+ * writer anyway.
+ */
+async function runMigrationsLocked(ds: DataSource, logger: AppLogger): Promise<{ name: string }[]> {
+  if (ds.options.type === 'better-sqlite3') return ds.runMigrations({ transaction: 'each' });
+  const lock = ds.createQueryRunner();
+  try {
+    await lock.connect();
+    const started = Date.now();
+    const got = (await lock.query('SELECT GET_LOCK(?, ?) AS got', [MIGRATION_LOCK, MIGRATION_LOCK_SECONDS])) as {
+      got: number | string | null;
+    }[];
+    if (Number(got[0]?.got) !== 1) {
+      throw new Error(`another replica held the migration lock for ${MIGRATION_LOCK_SECONDS} s; start-up gives up`);
+    }
+    const waitedMs = Date.now() - started;
+    if (waitedMs >= 1000) logger.emit('info', "waited for another replica's migrations", { waitedMs });
+    try {
+      return await ds.runMigrations({ transaction: 'each' });
+    } finally {
+      await lock.query('SELECT RELEASE_LOCK(?)', [MIGRATION_LOCK]);
+    }
+  } finally {
+    await lock.release();
+  }
 }
 
 async function isMariaDb(ds: DataSource): Promise<boolean> {
