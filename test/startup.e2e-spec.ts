@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -117,8 +117,15 @@ describe('starting and stopping the built server', () => {
         assert.match(line, /check-in server listening/);
         return Promise.resolve();
       };
+      // Each replica has a DATA_DIR of its own, as pods do (the development key and CA live there).
       const both = await Promise.all(
-        [0, 1].map(() => runServer(serverEnv(fresh, { LOG_FORMAT: 'text' }), /check-in server listening/, ready)),
+        [0, 1].map((i) =>
+          runServer(
+            serverEnv(fresh, { LOG_FORMAT: 'text', DATA_DIR: mkdtempSync(join(fresh.dataDir, `replica-${i}-`)) }),
+            /check-in server listening/,
+            ready,
+          ),
+        ),
       );
       for (const run of both) {
         const text = run.lines.join('\n');

@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
 import { createCipheriv, randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import {
   DEV_SECRETS_KEY_FILE,
@@ -180,6 +182,34 @@ describe('loadOrCreateDevKey', () => {
 
   after(() => {
     rmSync(tmp, { recursive: true, force: true });
+  });
+
+  it('processes that start together on one data folder all get the same, whole key', async () => {
+    const dataDir = join(tmp, 'together');
+    const module = pathToFileURL(join(dirname(fileURLToPath(import.meta.url)), 'secret-box.js')).href;
+    const script = `import { loadOrCreateDevKey } from ${JSON.stringify(module)};
+      process.stdout.write(loadOrCreateDevKey(${JSON.stringify(dataDir)}).key.toString('base64'));`;
+    const keys = await Promise.all(
+      Array.from(
+        { length: 8 },
+        () =>
+          new Promise<string>((resolve, reject) => {
+            const child = spawn(process.execPath, ['--input-type=module', '-e', script]);
+            let out = '';
+            let err = '';
+            child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+            child.stderr.on('data', (c: Buffer) => (err += c.toString()));
+            child.once('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(err))));
+          }),
+      ),
+    );
+    assert.equal(new Set(keys).size, 1, keys.join(' '));
+    assert.equal(Buffer.from(keys[0] ?? '', 'base64').length, 32);
+    assert.deepEqual(
+      readdirSync(dataDir).filter((f) => f !== DEV_SECRETS_KEY_FILE),
+      [],
+      'no temporary file is left behind',
+    );
   });
 
   it('creates a 0600 key file (and its directory) on first use, then reads the same key back', () => {

@@ -1,5 +1,5 @@
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, linkSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 /** `1 | iv(12) | tag(16) | ciphertext`: the first format, which does not say which key sealed it. */
@@ -156,7 +156,18 @@ export function loadOrCreateDevKey(dataDir: string): { key: Buffer; path: string
   }
   mkdirSync(dataDir, { recursive: true });
   const key = randomBytes(32);
-  writeFileSync(path, `${key.toString('base64')}\n`, { mode: 0o600, flag: 'wx' });
-  chmodSync(path, 0o600);
+  // Written whole under a temporary name, then linked into place (which fails if the file
+  // exists): a second process starting at the same moment reads a complete key, never half of one.
+  const tmp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}`;
+  writeFileSync(tmp, `${key.toString('base64')}\n`, { mode: 0o600, flag: 'wx' });
+  chmodSync(tmp, 0o600);
+  try {
+    linkSync(tmp, path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    return loadOrCreateDevKey(dataDir);
+  } finally {
+    unlinkSync(tmp);
+  }
   return { key, path, created: true };
 }
