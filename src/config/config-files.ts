@@ -1,6 +1,7 @@
 import { createPrivateKey, createPublicKey, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import type { AppConfig } from './config.js';
+import type { KeyObject } from 'node:crypto';
+import type { AppConfig, MaidConfig } from './config.js';
 import { ConfigError } from './config.js';
 
 /**
@@ -12,23 +13,10 @@ import { ConfigError } from './config.js';
 export function checkConfigFiles(config: AppConfig): void {
   const id = config.deviceIdentity;
   if (id.mode !== 'none') {
-    if (id.caFile !== undefined) certificates('DEVICE_CA_FILE', id.caFile);
-    if (id.intermediatesFile !== undefined) certificates('DEVICE_INTERMEDIATES_FILE', id.intermediatesFile);
+    if (id.caFile !== undefined) readCertificates('DEVICE_CA_FILE', id.caFile);
+    if (id.intermediatesFile !== undefined) readCertificates('DEVICE_INTERMEDIATES_FILE', id.intermediatesFile);
   }
-  if (config.maid !== undefined) {
-    const key = privateKey('MAID_SIGNING_KEY_FILE', config.maid.signingKeyFile);
-    if (key.asymmetricKeyType !== 'rsa') {
-      throw new ConfigError('MAID_SIGNING_KEY_FILE', `${config.maid.signingKeyFile} must hold an RSA key (RS256)`);
-    }
-    const [cert] = certificates('MAID_SIGNING_CERT_FILE', config.maid.signingCertFile);
-    const spki = (k: ReturnType<typeof createPublicKey>): Buffer => k.export({ type: 'spki', format: 'der' });
-    if (cert !== undefined && !spki(createPublicKey(key)).equals(spki(cert.publicKey))) {
-      throw new ConfigError(
-        'MAID_SIGNING_KEY_FILE',
-        `does not hold the private key of the certificate in MAID_SIGNING_CERT_FILE (${config.maid.signingCertFile})`,
-      );
-    }
-  }
+  if (config.maid !== undefined) loadMaidSigningKey(config.maid);
   const watch = config.watchPairing;
   if (watch.signingKeyFile !== undefined) privateKey('WATCH_PAIRING_KEY_FILE', watch.signingKeyFile);
   if (watch.verifyKeysFile !== undefined) {
@@ -40,6 +28,26 @@ export function checkConfigFiles(config: AppConfig): void {
       );
     }
   }
+}
+
+/**
+ * The com.apple.maid signing key and its certificate: an RSA key (RS256) that is the
+ * certificate's. Throws a {@link ConfigError} naming the variable to fix.
+ */
+export function loadMaidSigningKey(maid: MaidConfig): { key: KeyObject; cert: X509Certificate } {
+  const key = privateKey('MAID_SIGNING_KEY_FILE', maid.signingKeyFile);
+  if (key.asymmetricKeyType !== 'rsa') {
+    throw new ConfigError('MAID_SIGNING_KEY_FILE', `${maid.signingKeyFile} must hold an RSA key (RS256)`);
+  }
+  const [cert] = readCertificates('MAID_SIGNING_CERT_FILE', maid.signingCertFile);
+  const spki = (k: KeyObject): Buffer => k.export({ type: 'spki', format: 'der' });
+  if (cert === undefined || !spki(createPublicKey(key)).equals(spki(cert.publicKey))) {
+    throw new ConfigError(
+      'MAID_SIGNING_KEY_FILE',
+      `does not hold the private key of the certificate in MAID_SIGNING_CERT_FILE (${maid.signingCertFile})`,
+    );
+  }
+  return { key, cert };
 }
 
 function read(variable: string, path: string): Buffer {
@@ -55,7 +63,8 @@ function read(variable: string, path: string): Buffer {
   }
 }
 
-function certificates(variable: string, path: string): X509Certificate[] {
+/** The certificates of a PEM file a setting names; a {@link ConfigError} naming it when there are none. */
+export function readCertificates(variable: string, path: string): X509Certificate[] {
   const pem = read(variable, path).toString('utf8');
   const blocks = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
   if (blocks.length === 0) throw new ConfigError(variable, `names ${path}, which holds no PEM certificate`);
@@ -68,7 +77,7 @@ function certificates(variable: string, path: string): X509Certificate[] {
   });
 }
 
-function privateKey(variable: string, path: string): ReturnType<typeof createPrivateKey> {
+function privateKey(variable: string, path: string): KeyObject {
   const bytes = read(variable, path);
   try {
     return createPrivateKey(bytes);

@@ -1,6 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import { readFileSync } from 'node:fs';
+import type { X509Certificate } from 'node:crypto';
 import type { AppConfig, DeviceAuthMode } from '../config/config.js';
+import { readCertificates } from '../config/config-files.js';
 import type { AppLogger } from '../logging/app-logger.js';
 import { CertificateVerifier, IdentityError, parsePemBundle } from './certificate-verifier.js';
 import type { VerifiedCertificate } from './certificate-verifier.js';
@@ -66,22 +67,19 @@ export async function createDeviceIdentityService(
     );
     return new DeviceIdentityService(null, 'none', id.certHeader);
   }
-  let anchorsPem: string;
+  let anchors: X509Certificate[];
   if (id.caFile !== undefined) {
-    anchorsPem = readFileSync(id.caFile, 'utf8');
+    anchors = readCertificates('DEVICE_CA_FILE', id.caFile);
   } else {
     const dev = await loadOrCreateDevCa(config.dataDir);
-    anchorsPem = dev.ca.certPem;
+    anchors = parsePemBundle(dev.ca.certPem, 'the development CA');
     logger.emit('warn', dev.created ? 'created a development device CA' : 'using the development device CA', {
       path: dev.path,
       hint: 'issue a device identity with: npm run dev:device-cert -- --udid <UDID>; set DEVICE_CA_FILE for real devices',
     });
   }
-  const anchors = parsePemBundle(anchorsPem, id.caFile ?? 'the development CA');
   const intermediates =
-    id.intermediatesFile === undefined
-      ? []
-      : parsePemBundle(readFileSync(id.intermediatesFile, 'utf8'), id.intermediatesFile);
+    id.intermediatesFile === undefined ? [] : readCertificates('DEVICE_INTERMEDIATES_FILE', id.intermediatesFile);
   logger.emit('info', 'device identity verification on', {
     mode: id.mode,
     cas: anchors.map((c) => c.subject.replace(/\n/g, ', ')),

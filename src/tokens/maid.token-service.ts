@@ -1,35 +1,16 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { OnModuleInit } from '@nestjs/common';
-import { createPrivateKey, createPublicKey, randomUUID, X509Certificate } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { SignJWT } from 'jose';
 import { APP_CONFIG } from '../config/config.js';
 import type { AppConfig, MaidConfig } from '../config/config.js';
+import { loadMaidSigningKey } from '../config/config-files.js';
 import { AppLogger } from '../logging/app-logger.js';
 import { TokenService } from './token-service.js';
 import type { TokenRequest, TokenServiceHandler } from './token-service.js';
 
 export const MAID_SERVICE_TYPE = 'com.apple.maid';
-
-/**
- * Reads the com.apple.maid signing key and certificate and checks that the key is the
- * certificate's (RSA, for RS256). Throws with the variable to fix; the server does not start.
- */
-export function loadMaidSigningKey(config: MaidConfig): { key: KeyObject; cert: X509Certificate } {
-  const key = createPrivateKey(readFileSync(config.signingKeyFile));
-  if (key.asymmetricKeyType !== 'rsa') {
-    throw new Error(`MAID_SIGNING_KEY_FILE ${config.signingKeyFile} must hold an RSA key (RS256)`);
-  }
-  const cert = new X509Certificate(readFileSync(config.signingCertFile));
-  const spki = (k: KeyObject): Buffer => k.export({ type: 'spki', format: 'der' });
-  if (!spki(createPublicKey(key)).equals(spki(cert.publicKey))) {
-    throw new Error(
-      `MAID_SIGNING_KEY_FILE does not hold the private key of the certificate in MAID_SIGNING_CERT_FILE (${config.signingCertFile})`,
-    );
-  }
-  return { key, cert };
-}
 
 /**
  * `com.apple.maid`: the token a device hands to Apple when a Managed Apple Account signs in,
@@ -57,17 +38,8 @@ export class MaidTokenService implements TokenServiceHandler, OnModuleInit {
   /** Loads the key and refuses to start when it does not belong to the configured certificate. */
   onModuleInit(): void {
     if (this.config === undefined) return;
-    const { signingKeyFile, signingCertFile, serverUuid } = this.config;
-    const key = createPrivateKey(readFileSync(signingKeyFile));
-    if (key.asymmetricKeyType !== 'rsa')
-      throw new Error(`MAID_SIGNING_KEY_FILE ${signingKeyFile} must hold an RSA key (RS256)`);
-    const cert = new X509Certificate(readFileSync(signingCertFile));
-    const spki = (k: KeyObject): Buffer => k.export({ type: 'spki', format: 'der' });
-    if (!spki(createPublicKey(key)).equals(spki(cert.publicKey))) {
-      throw new Error(
-        `MAID_SIGNING_KEY_FILE does not hold the private key of the certificate in MAID_SIGNING_CERT_FILE (${signingCertFile})`,
-      );
-    }
+    const { serverUuid } = this.config;
+    const { key, cert } = loadMaidSigningKey(this.config);
     this.key = key;
     this.enabled = true;
     this.logger.emit('info', 'GetToken com.apple.maid enabled', {
