@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { createCipheriv, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -13,6 +13,7 @@ import {
   loadOrCreateDevKey,
   secretsKeyId,
 } from './secret-box.js';
+import { sealV1 } from '../../test/support/sealed-v1.js';
 
 const AAD = 'devices.unlock_token:00008103-0012345A3E88801E';
 const HEADER = 1 + 4 + 12 + 16;
@@ -163,15 +164,6 @@ describe('SecretBox', () => {
     assert.doesNotThrow(() => new SecretBox(randomBytes(32)));
   });
 });
-
-/** The first format, as the server wrote it before values named their key. */
-function sealV1(key: Buffer, plaintext: Buffer, aad: string): Buffer {
-  const iv = randomBytes(12);
-  const cipher = createCipheriv('aes-256-gcm', key, iv);
-  cipher.setAAD(Buffer.from(aad, 'utf8'));
-  const body = Buffer.concat([cipher.update(plaintext), cipher.final()]);
-  return Buffer.concat([Buffer.from([1]), iv, cipher.getAuthTag(), body]);
-}
 
 describe('loadOrCreateDevKey', () => {
   let tmp: string;
