@@ -191,7 +191,8 @@ describe('CheckinHandlerRegistry discovery', () => {
         },
       );
     } finally {
-      await moduleRef.close();
+      // Nest 12.1's close() re-throws the error of a failed init(): the one asserted above.
+      await moduleRef.close().catch(() => undefined);
     }
   });
 });

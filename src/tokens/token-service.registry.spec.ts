@@ -60,6 +60,7 @@ describe('TokenServiceRegistry', () => {
       dup.init(),
       /Two token services claim TokenServiceType "com.example.one": (FirstService|SecondService) and (FirstService|SecondService)/,
     );
-    await dup.close();
+    // Nest 12.1's close() re-throws the error of the failed init() asserted above.
+    await dup.close().catch(() => undefined);
   });
 });
