@@ -32,7 +32,7 @@
 // ran (/proc/<pid>/status). Prints a table and writes bench/results/<YYYY-MM-DD>-<db>[-quick].json.
 // The server and the load generator share the machine's cores; compare figures from the same
 // machine only. CPU per request is the figure that stays comparable on a busy machine.
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createConnection, createServer } from 'node:net';
@@ -61,6 +61,10 @@ const USAGE = `usage: npm run bench [-- options]
   --rsa-keys N        distinct RSA-2048 key pairs behind the devices' certificates (default 16; each
                       device still has a certificate of its own)
   --cpu-prof DIR      run the server with node --cpu-prof and keep its CPU profile in DIR
+                      (bench/profile-summary.mjs DIR/*.cpuprofile sums it up)
+  --load TOOL         wrk (default when the wrk command is installed: apt-get install wrk) or autocannon:
+                      what sends the round-robin TokenUpdate scenarios (the others always use autocannon)
+  --only NAMES        run only these scenarios (comma-separated names, e.g. tokenupdate-c32,signed-tokenupdate-c32)
   --node-options STR  node options for the server process (default "--max-old-space-size=256", as npm start
                       and the Dockerfile run it; --node-options="" for none)
 `;
@@ -88,6 +92,8 @@ try {
       auth: { type: 'string', default: 'both' },
       'rsa-keys': { type: 'string' },
       'cpu-prof': { type: 'string' },
+      only: { type: 'string' },
+      load: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   }).values;
@@ -113,8 +119,28 @@ const DURATION = whole(args.duration, 'duration', QUICK ? 3 : 10, 1, 600);
 const WARMUP = whole(args.warmup, 'warmup', QUICK ? 1 : 2, 0, 60);
 if (!['auto', 'mysql', 'sqlite'].includes(args.db)) usageError('--db must be auto, mysql or sqlite');
 if (!['both', 'header', 'signature'].includes(args.auth)) usageError('--auth must be both, header or signature');
-const HEADER_SCENARIOS = args.auth !== 'signature';
-const SIGNED_SCENARIOS = args.auth !== 'header';
+const ONLY = args.only === undefined ? undefined : new Set(args.only.split(',').map((n) => n.trim()));
+const ALL_SCENARIOS = [
+  'tokenupdate-c1',
+  'tokenupdate-c8',
+  'tokenupdate-c32',
+  'tokenupdate-c128',
+  'authenticate-new-c32',
+  'mixed-c32',
+  'signed-tokenupdate-c32',
+  'signed-authenticate-new-c32',
+];
+for (const name of ONLY ?? []) {
+  if (!ALL_SCENARIOS.includes(name))
+    usageError(`--only: no scenario "${name}" (there are ${ALL_SCENARIOS.join(', ')})`);
+}
+const WRK_INSTALLED = spawnSync('wrk', ['--version'], { encoding: 'utf8' }).error === undefined;
+const LOAD = args.load ?? (WRK_INSTALLED ? 'wrk' : 'autocannon');
+if (!['wrk', 'autocannon'].includes(LOAD)) usageError('--load must be wrk or autocannon');
+if (LOAD === 'wrk' && !WRK_INSTALLED) usageError('--load wrk: the wrk command is not installed (apt-get install wrk)');
+const wanted = (name) => ONLY === undefined || ONLY.has(name);
+const HEADER_SCENARIOS = args.auth !== 'signature' && ALL_SCENARIOS.slice(0, 6).some(wanted);
+const SIGNED_SCENARIOS = args.auth !== 'header' && ALL_SCENARIOS.slice(6).some(wanted);
 const RSA_KEYS = whole(args['rsa-keys'], 'rsa-keys', 16, 1, 4096);
 const SIGNED_WARMUP_REQUESTS = 10_000;
 
@@ -489,7 +515,9 @@ function slot(pick, onResponse) {
 // ---------------------------------------------------------------------------------------------
 // Driving load and measuring
 
-async function drive(port, { connections, seconds, requests, maxOverallRequests, amount }) {
+async function drive(port, { connections, seconds, requests, maxOverallRequests, amount, list }) {
+  if (list !== undefined && LOAD === 'wrk' && amount === undefined)
+    return driveWrk(port, { connections, seconds, list });
   const latencies = [];
   const opts = {
     url: `http://127.0.0.1:${port}/checkin`,
@@ -511,6 +539,99 @@ async function drive(port, { connections, seconds, requests, maxOverallRequests,
   }
 }
 
+/** A Lua string literal holding these bytes exactly (long brackets would turn CR LF into LF). */
+function luaString(buf) {
+  let out = '"';
+  for (const b of buf) {
+    if (b === 0x22 || b === 0x5c) out += `\\${String.fromCharCode(b)}`;
+    else if (b >= 0x20 && b < 0x7f) out += String.fromCharCode(b);
+    else out += `\\${String(b).padStart(3, '0')}`;
+  }
+  return `${out}"`;
+}
+
+let wrkScripts = 0;
+
+/**
+ * The same load with wrk (C, event-driven: it leaves the cores to the server far more than
+ * autocannon, which needs about a core of its own). Every request is pre-formatted; each of
+ * wrk's two threads walks the list round-robin from its own starting point. Latencies come
+ * from wrk's own histogram; errors are its socket errors, timeouts and non-2xx answers.
+ */
+async function driveWrk(port, { connections, seconds, list }) {
+  const file = join(tmp, `wrk-${wrkScripts++}.lua`);
+  const lines = ['local reqs = {}'];
+  list.forEach((r, i) => {
+    const head =
+      `${r.method} ${r.path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n` +
+      Object.entries(r.headers)
+        .filter(([k]) => k.toLowerCase() !== 'content-length')
+        .map(([k, v]) => `${k}: ${v}\r\n`)
+        .join('') +
+      `Content-Length: ${r.body.length}\r\n\r\n`;
+    lines.push(`reqs[${i + 1}] = ${luaString(Buffer.concat([Buffer.from(head, 'latin1'), r.body]))}`);
+  });
+  lines.push(
+    'local threads = 0',
+    'function setup(thread) thread:set("start", threads); threads = threads + 1 end',
+    'local i = 0',
+    'function init(args) i = math.floor((start or 0) * #reqs / 2) end',
+    'function request() i = i + 1; if i > #reqs then i = 1 end; return reqs[i] end',
+    'function done(summary, latency, requests)',
+    '  local e = summary.errors',
+    '  io.write(string.format("WRK-RESULT {\\"requests\\":%d,\\"durationUs\\":%d,\\"connect\\":%d,\\"read\\":%d,' +
+      '\\"write\\":%d,\\"status\\":%d,\\"timeout\\":%d,\\"p50\\":%d,\\"p95\\":%d,\\"p99\\":%d,\\"max\\":%d,\\"mean\\":%f}\\n",',
+    '    summary.requests, summary.duration, e.connect, e.read, e.write, e.status, e.timeout,',
+    '    latency:percentile(50), latency:percentile(95), latency:percentile(99), latency.max, latency.mean))',
+    'end',
+  );
+  writeFileSync(file, lines.join('\n'));
+  if (process.env.BENCH_KEEP_WRK) writeFileSync('/tmp/last-wrk.lua', lines.join('\n'));
+  const child = spawn(
+    'wrk',
+    [
+      '-t',
+      '2',
+      '-c',
+      String(connections),
+      '-d',
+      `${seconds}s`,
+      '--timeout',
+      '10s',
+      '-s',
+      file,
+      `http://127.0.0.1:${port}`,
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  currentLoad = { stop: () => child.kill('SIGINT') };
+  let output = '';
+  child.stdout.on('data', (d) => (output += d));
+  try {
+    await new Promise((resolveDone, reject) => {
+      child.once('error', reject);
+      child.once('exit', (code) => (code === 0 ? resolveDone() : reject(new Error(`wrk exited with ${code}`))));
+    });
+  } finally {
+    currentLoad = undefined;
+  }
+  const m = /WRK-RESULT (\{.*\})/.exec(output);
+  if (m === null) throw new Error(`wrk printed no result:\n${output}`);
+  const w = JSON.parse(m[1]);
+  const ms = (us) => us / 1000;
+  return {
+    result: {
+      duration: w.durationUs / 1e6,
+      errors: w.connect + w.read + w.write,
+      timeouts: w.timeout,
+      non2xx: w.status,
+      statusCodeStats: {},
+    },
+    latencies: undefined,
+    wrk: { responses: w.requests, p50: ms(w.p50), p95: ms(w.p95), p99: ms(w.p99), max: ms(w.max), mean: ms(w.mean) },
+  };
+}
+
 /** Warm-up, then the measured run with the server's CPU time and RSS sampled around it. */
 async function scenario(port, pid, def) {
   checkInterrupted();
@@ -524,7 +645,9 @@ async function scenario(port, pid, def) {
     const failures = warm.result.errors + warm.result.non2xx;
     if (failures > 0) log(`  warm-up pass: ${failures} of ${def.warmupRequests} requests failed`);
   }
-  if (WARMUP > 0) await drive(port, { connections: def.connections, seconds: WARMUP, requests: def.requests() });
+  if (WARMUP > 0) {
+    await drive(port, { connections: def.connections, seconds: WARMUP, requests: def.requests(), list: def.list });
+  }
   checkInterrupted();
   def.beforeMeasure?.();
   let peakRssKb = statusKb(pid, 'VmRSS');
@@ -544,15 +667,17 @@ async function scenario(port, pid, def) {
       seconds: DURATION,
       requests: def.requests(),
       maxOverallRequests: def.maxOverallRequests?.(),
+      list: def.list,
     });
   } finally {
     clearInterval(sampler);
   }
   const cpu = serverExited ? Number.NaN : cpuSeconds(pid) - cpuBefore;
   const clientCpu = process.cpuUsage(clientBefore);
-  const { result, latencies } = run;
-  const sorted = Float64Array.from(latencies).sort();
-  const responses = latencies.length;
+  const { result, latencies, wrk } = run;
+  const sorted = Float64Array.from(latencies ?? []).sort();
+  const responses = wrk?.responses ?? sorted.length;
+  const pct = (p) => (wrk !== undefined ? wrk[`p${p}`] : percentile(sorted, p));
   const mismatches = def.mismatches?.() ?? 0;
   const errors = result.errors + result.non2xx + mismatches;
   const statusCodes = Object.fromEntries(Object.entries(result.statusCodeStats).map(([k, v]) => [k, v.count]));
@@ -563,12 +688,13 @@ async function scenario(port, pid, def) {
     seconds: result.duration,
     responses,
     requestsPerSecond: responses / result.duration,
+    loadGenerator: wrk !== undefined ? 'wrk' : 'autocannon',
     latencyMs: {
-      p50: percentile(sorted, 50),
-      p95: percentile(sorted, 95),
-      p99: percentile(sorted, 99),
-      max: sorted.length > 0 ? sorted[sorted.length - 1] : Number.NaN,
-      mean: responses > 0 ? latencies.reduce((a, b) => a + b, 0) / responses : Number.NaN,
+      p50: pct(50),
+      p95: pct(95),
+      p99: pct(99),
+      max: wrk?.max ?? (sorted.length > 0 ? sorted[sorted.length - 1] : Number.NaN),
+      mean: wrk?.mean ?? (responses > 0 ? sorted.reduce((a, b) => a + b, 0) / responses : Number.NaN),
     },
     errors,
     socketErrors: result.errors,
@@ -706,6 +832,7 @@ async function main() {
     description: 'TokenUpdate of enrolled devices, round-robin over the population',
     connections,
     requests: () => [slot(() => tokenUpdates[tu.next()])],
+    list: tokenUpdates,
   });
 
   let authUsed = 0;
@@ -796,7 +923,7 @@ async function main() {
       ]
     : [];
   const results = [];
-  for (const def of scenarios) results.push(await scenario(port, pid, def));
+  for (const def of scenarios.filter((d) => wanted(d.name))) results.push(await scenario(port, pid, def));
   let peakRssOverallMb = statusKb(pid, 'VmHWM') / 1024;
   // LOG_LEVEL=warn: anything the server logged while the scenarios ran is a warning or an error.
   logged.push(...serverLogLines().slice(logMark));
@@ -834,6 +961,7 @@ async function main() {
         // TokenUpdates cost ~40 % more CPU.
         warmupRequests: Math.max(signedTokenUpdates.length, SIGNED_WARMUP_REQUESTS),
         requests: () => [slot(() => signedTokenUpdates[signedTu.next()])],
+        list: signedTokenUpdates,
       },
       {
         name: 'signed-authenticate-new-c32',
@@ -849,7 +977,7 @@ async function main() {
         }),
       },
     ];
-    for (const def of signedScenarios) results.push(await scenario(port, pid, def));
+    for (const def of signedScenarios.filter((d) => wanted(d.name))) results.push(await scenario(port, pid, def));
     peakRssOverallMb = Math.max(peakRssOverallMb, statusKb(pid, 'VmHWM') / 1024);
     logged.push(...serverLogLines().slice(logMark));
   }

@@ -5,6 +5,9 @@ import { signDetached } from '../src/device-identity/cms-signer.js';
 import { fingerprintOf } from '../src/device-identity/certificate-verifier.js';
 import { issueIdentity } from '../src/device-identity/dev-ca.js';
 import type { CertificateAuthority, DeviceIdentity } from '../src/device-identity/dev-ca.js';
+import { DatabaseService } from '../src/database/database.service.js';
+import { CertificateBindingsRepository } from '../src/device-identity/certificate-bindings.repository.js';
+import { EnrollmentsRepository } from '../src/enrollments/enrollments.repository.js';
 import { newUdid, send, xmlMessage } from './support/device.js';
 import type { SendOptions } from './support/device.js';
 import { snapshot } from './support/snapshot.js';
@@ -292,6 +295,117 @@ describe('certificate bindings: a new certificate is added, never silently repla
       403,
       /CA certificate is not a device identity/,
     );
+  });
+});
+
+describe('certificate bindings: a TokenUpdate checks its binding in the statement that writes it', () => {
+  let t: TestApp;
+  let ca: CertificateAuthority;
+  before(async () => {
+    t = await startTestApp();
+    assert.ok(t.signer);
+    ca = t.signer.ca;
+  });
+  after(async () => {
+    await t.close();
+  });
+
+  /** The statements the application sends while `fn` runs (through its DataSource). */
+  async function statements(fn: () => Promise<void>): Promise<string[]> {
+    const seen: string[] = [];
+    const original = t.dataSource.query.bind(t.dataSource);
+    t.dataSource.query = ((sql: string, params?: unknown[]) => {
+      seen.push(sql);
+      return original(sql, params);
+    }) as typeof t.dataSource.query;
+    try {
+      await fn();
+    } finally {
+      t.dataSource.query = original;
+    }
+    return seen;
+  }
+
+  async function countOf(udid: string): Promise<number> {
+    const e = ((await deviceJson(t, udid)).enrollments as { id: string; tokenUpdateCount: number }[]).find(
+      (x) => x.id === udid,
+    );
+    assert.ok(e);
+    return e.tokenUpdateCount;
+  }
+
+  it('a bound certificate: one statement, which names the binding, and the count goes up', async () => {
+    const udid = newUdid();
+    const identity = await issueIdentity(ca, { commonName: udid });
+    await ok(t, 'mac-authenticate.plist', { UDID: udid }, { identity });
+    await ok(t, 'mac-token-update.plist', { UDID: udid }, { identity });
+    const seen = await statements(() => ok(t, 'mac-token-update.plist', { UDID: udid }, { identity }));
+    assert.equal(seen.length, 1, seen.join('\n'));
+    assert.match(seen[0] ?? '', /INSERT INTO enrollments .* WHERE EXISTS \(SELECT 1 FROM certificate_bindings WHERE/s);
+    assert.equal(await countOf(udid), 2);
+  });
+
+  it('on the one-statement path a revoked, a foreign or an unbound certificate writes nothing', async () => {
+    const udid = newUdid();
+    const identity = await issueIdentity(ca, { commonName: udid });
+    await ok(t, 'mac-authenticate.plist', { UDID: udid }, { identity });
+    await ok(t, 'mac-token-update.plist', { UDID: udid }, { identity });
+    const other = newUdid();
+    const foreign = await issueIdentity(ca, { commonName: other });
+    await ok(t, 'mac-authenticate.plist', { UDID: other }, { identity: foreign });
+    // Another device's certificate, a certificate never bound, then the device's own revoked one.
+    const tokenUpdate = xmlMessage('mac-token-update.plist', { UDID: udid });
+    await refused(t, tokenUpdate, { identity: foreign }, 403, /not one of those bound to/);
+    await refused(t, tokenUpdate, { identity: await issueIdentity(ca, { commonName: udid }) }, 403, /not one of those/);
+    const revoke = await api(t, `/devices/${encodeURIComponent(udid)}/certificates/${fp(identity)}`, 'DELETE');
+    assert.equal(revoke.status, 204);
+    await refused(t, tokenUpdate, { identity }, 403, /revoked for/);
+    // A macOS user channel of the device (a transaction: the guard is read first in it).
+    await refused(t, xmlMessage('mac-user-token-update.plist', { UDID: udid }), { identity }, 403, /revoked for/);
+    assert.equal(await countOf(udid), 1);
+  });
+
+  it('the guarded upsert writes only while the binding holds, on both drivers', async () => {
+    const udid = newUdid();
+    const identity = await issueIdentity(ca, { commonName: udid });
+    await ok(t, 'mac-authenticate.plist', { UDID: udid }, { identity });
+    await ok(t, 'mac-token-update.plist', { UDID: udid }, { identity });
+    const repo = t.app.get(EnrollmentsRepository);
+    const bindings = t.app.get(CertificateBindingsRepository);
+    const db = t.app.get(DatabaseService);
+    const row = {
+      id: udid,
+      deviceId: udid,
+      parentId: null,
+      type: 'Device' as const,
+      topic: 'com.apple.mgmt.External.guard-test',
+      pushMagic: 'guarded',
+      token: Buffer.from('guarded'),
+      awaitingConfiguration: false,
+    };
+    const held = bindings.activeBindingGuard(udid, fp(identity));
+    assert.equal(await repo.upsertFromTokenUpdateIf(db, row, new Date(), held), 2);
+    assert.equal(await repo.holds(db, held), true);
+    // Guards that do not hold: another device's id, another fingerprint; then the binding revoked.
+    const before = await snapshot(t.dataSource);
+    for (const guard of [
+      bindings.activeBindingGuard(newUdid(), fp(identity)),
+      bindings.activeBindingGuard(udid, 'ab'.repeat(32)),
+    ]) {
+      assert.equal(await repo.upsertFromTokenUpdateIf(db, row, new Date(), guard), undefined);
+      assert.equal(await repo.holds(db, guard), false);
+    }
+    assert.deepEqual(await snapshot(t.dataSource), before);
+    assert.equal(
+      (await api(t, `/devices/${encodeURIComponent(udid)}/certificates/${fp(identity)}`, 'DELETE')).status,
+      204,
+    );
+    const revoked = await snapshot(t.dataSource);
+    assert.equal(await repo.upsertFromTokenUpdateIf(db, row, new Date(), held), undefined);
+    assert.deepEqual(await snapshot(t.dataSource), revoked);
+    // And a new enrollment id (the insert path) is not created either.
+    assert.equal(await repo.upsertFromTokenUpdateIf(db, { ...row, id: `${udid}:guard` }, new Date(), held), undefined);
+    assert.deepEqual(await snapshot(t.dataSource), revoked);
   });
 });
 

@@ -11,6 +11,11 @@ export interface CheckinHandlerOptions {
    * before any write. Defaults to the device channel only.
    */
   readonly channels?: readonly Channel[];
+  /**
+   * The handler honours `ctx.writeGuard` (see WriteGuard in checkin.types.ts), so a middleware
+   * may hand it its check instead of querying first. Defaults to false.
+   */
+  readonly foldsWriteGuard?: boolean;
 }
 
 export const CHECKIN_HANDLER_METADATA = 'mdm:checkin-handler';

@@ -11,6 +11,7 @@ export interface RegisteredHandler {
   readonly messageType: string;
   readonly dto: new () => object;
   readonly channels: ReadonlySet<Channel>;
+  readonly foldsWriteGuard: boolean;
   readonly handler: CheckinMessageHandler;
 }
 
@@ -49,6 +50,7 @@ export class CheckinHandlerRegistry implements OnModuleInit {
       messageType: options.messageType,
       dto: options.dto,
       channels: new Set(options.channels ?? ['device']),
+      foldsWriteGuard: options.foldsWriteGuard === true,
       handler,
     });
   }

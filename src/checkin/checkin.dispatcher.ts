@@ -105,6 +105,7 @@ export class CheckinDispatcher {
       receivedAt: input.receivedAt,
       certificate: input.certificate,
       logFields: input.logFields,
+      foldsWriteGuard: registered.foldsWriteGuard,
     };
     const chain = this.middleware.reduceRight<() => Promise<CheckinResult>>(
       (next, mw) => () => mw.handle(message, ctx, next),

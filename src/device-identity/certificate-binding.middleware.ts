@@ -1,5 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { CheckinError, CheckinErrorCode } from '../checkin/checkin.errors.js';
+import { WriteGuardUnmet } from '../checkin/checkin.types.js';
 import type { CheckinContext, CheckinMiddleware, CheckinResult } from '../checkin/checkin.types.js';
 import { APP_CONFIG } from '../config/config.js';
 import type { AppConfig, DeviceCertMatch } from '../config/config.js';
@@ -58,6 +59,19 @@ export class CertificateBindingMiddleware implements CheckinMiddleware {
     ctx.logFields.certificate = cert.fingerprint.slice(0, 16);
     await this.requireMatch(message, ctx, cert);
     if (ctx.messageType === 'Authenticate') return this.authenticate(ctx, cert, next);
+    if (ctx.foldsWriteGuard && !(ctx.messageType === 'CheckOut' && ctx.enrollment.channel === 'device')) {
+      // The common case (a bound certificate) costs no read of its own: the handler writes
+      // only where the binding holds, in the same statement. Otherwise nothing was written
+      // and the full check below decides.
+      ctx.writeGuard = this.bindings.activeBindingGuard(deviceId, cert.fingerprint);
+      try {
+        return await next();
+      } catch (err) {
+        if (!(err instanceof WriteGuardUnmet)) throw err;
+      } finally {
+        ctx.writeGuard = undefined;
+      }
+    }
 
     const all = await this.bindings.ofDevice(this.db, deviceId);
     const mine = all.find((b) => b.fingerprint === cert.fingerprint);

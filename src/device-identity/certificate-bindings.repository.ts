@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { DatabaseService } from '../database/database.service.js';
 import type { SqlRunner } from '../database/database.service.js';
+import type { WriteGuard } from '../checkin/checkin.types.js';
 import type { VerifiedCertificate } from './certificate-verifier.js';
 import type { BindingRevokedReason } from './entities/certificate-binding.entity.js';
 
@@ -46,6 +47,18 @@ export class CertificateBindingsRepository {
       [deviceId],
     );
     return rows.map((r) => ({ fingerprint: r.fingerprint, deviceId, revoked: r.revoked_at !== null }));
+  }
+
+  /**
+   * "This certificate is bound to this device and not revoked", as a condition another
+   * module's write can carry (a WriteGuard): the check of {@link ofDevice} for a certificate
+   * that is bound, in the same statement as the write.
+   */
+  activeBindingGuard(deviceId: string, fingerprint: string): WriteGuard {
+    return {
+      sql: 'EXISTS (SELECT 1 FROM certificate_bindings WHERE fingerprint = ? AND device_id = ? AND revoked_at IS NULL)',
+      params: [fingerprint, deviceId],
+    };
   }
 
   /** The device's bindings and the certificate's own (whichever device it belongs to), in one read. */

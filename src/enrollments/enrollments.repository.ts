@@ -2,6 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { DatabaseService } from '../database/database.service.js';
 import type { SqlRunner } from '../database/database.service.js';
 import type { EnrollmentType } from '../checkin/enrollment-id.js';
+import type { WriteGuard } from '../checkin/checkin.types.js';
 
 /** The device facts an Authenticate carries; `null` keeps what is stored. */
 export interface DeviceFacts {
@@ -87,8 +88,16 @@ export class EnrollmentsRepository {
     columns: readonly string[],
     updates: readonly string[],
     sqliteReturning = '',
+    guard?: WriteGuard,
   ): string {
-    const insert = `INSERT INTO ${table} (${columns.join(', ')}) VALUES (${columns.map(() => '?').join(', ')}) `;
+    const placeholders = columns.map(() => '?').join(', ');
+    // With a guard the row comes from a SELECT that yields it only when the guard holds
+    // (SQLite needs the WHERE there anyway, to tell the upsert's ON from a join's).
+    const source =
+      guard === undefined
+        ? `VALUES (${placeholders})`
+        : `SELECT ${placeholders} FROM (SELECT 1 AS one) AS guarded WHERE ${guard.sql}`;
+    const insert = `INSERT INTO ${table} (${columns.join(', ')}) ${source} `;
     return this.sqlite
       ? `${insert}ON CONFLICT (id) DO UPDATE SET ${updates.join(', ')}${sqliteReturning}`
       : `${insert}ON DUPLICATE KEY UPDATE ${updates.join(', ')}`;
@@ -154,6 +163,31 @@ export class EnrollmentsRepository {
    * Throws a foreign-key violation when the device was never authenticated.
    */
   async upsertFromTokenUpdate(tx: SqlRunner, e: EnrollmentUpsert, now: Date): Promise<number> {
+    return (await this.tokenUpdateUpsert(tx, e, now)) ?? 1;
+  }
+
+  /**
+   * The same upsert, written only when `guard` holds, in the same statement; the new count,
+   * or undefined when the guard did not hold and nothing was written.
+   */
+  upsertFromTokenUpdateIf(tx: SqlRunner, e: EnrollmentUpsert, now: Date, guard: WriteGuard): Promise<number | undefined> {
+    return this.tokenUpdateUpsert(tx, e, now, guard);
+  }
+
+  /** Whether the guard holds now (inside a transaction, before its writes). */
+  async holds(tx: SqlRunner, guard: WriteGuard): Promise<boolean> {
+    const rows = await tx.query<unknown[]>(`SELECT 1 AS held FROM (SELECT 1 AS one) AS guarded WHERE ${guard.sql}`, [
+      ...guard.params,
+    ]);
+    return rows.length > 0;
+  }
+
+  private async tokenUpdateUpsert(
+    tx: SqlRunner,
+    e: EnrollmentUpsert,
+    now: Date,
+    guard?: WriteGuard,
+  ): Promise<number | undefined> {
     const at = this.db.date(now);
     const sql = this.upsertSql(
       'enrollments',
@@ -187,16 +221,20 @@ export class EnrollmentsRepository {
         this.fresh('updated_at'),
       ],
       ' RETURNING token_update_count AS n',
+      guard,
     );
     const awaiting = e.awaitingConfiguration ? 1 : 0;
     const values = [e.id, e.deviceId, e.parentId, e.type, e.topic, e.pushMagic, e.token, 1, 1, awaiting, at, at, at];
-    const result = await tx.query<unknown>(sql, values);
+    const result = await tx.query<unknown>(sql, guard === undefined ? values : [...values, ...guard.params]);
     if (this.sqlite) {
       const rows = result as { n: number }[];
-      return Number(rows[0]?.n ?? 1);
+      if (rows[0] === undefined) return guard === undefined ? 1 : undefined;
+      return Number(rows[0].n);
     }
+    const { insertId, affectedRows } = result as { insertId?: number | string; affectedRows?: number };
+    // No row from the guarded SELECT: nothing written.
+    if (guard !== undefined && Number(affectedRows ?? 0) === 0) return undefined;
     // A fresh row (insert path) leaves the insert id at 0: it is the first TokenUpdate.
-    const insertId = (result as { insertId?: number | string }).insertId;
     return Number(insertId ?? 0) || 1;
   }
 

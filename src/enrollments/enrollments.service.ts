@@ -1,6 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { CheckinError, CheckinErrorCode } from '../checkin/checkin.errors.js';
 import type { ResolvedEnrollment } from '../checkin/enrollment-id.js';
+import { WriteGuardUnmet } from '../checkin/checkin.types.js';
+import type { WriteGuard } from '../checkin/checkin.types.js';
 import { SecretBox } from '../common/secret-box.js';
 import { APP_CONFIG, PUSH_TOPIC_PREFIX } from '../config/config.js';
 import type { AppConfig } from '../config/config.js';
@@ -109,7 +111,12 @@ export class EnrollmentsService {
    * keeps its own push credentials and count, never stores an UnlockToken (the device's is
    * left alone), and creates or refreshes its user record.
    */
-  async tokenUpdate(enrollment: ResolvedEnrollment, input: TokenUpdateInput, now: Date): Promise<TokenUpdateOutcome> {
+  async tokenUpdate(
+    enrollment: ResolvedEnrollment,
+    input: TokenUpdateInput,
+    now: Date,
+    guard?: WriteGuard,
+  ): Promise<TokenUpdateOutcome> {
     const userChannel = enrollment.channel === 'user';
     const hasUnlock = input.unlockToken !== undefined && input.unlockToken.length > 0;
     const sealedUnlock =
@@ -128,11 +135,17 @@ export class EnrollmentsService {
     };
     try {
       if (!userChannel && sealedUnlock === undefined) {
-        // The common case is one statement: atomic on its own, no explicit transaction.
-        const tokenUpdateCount = await this.repo.upsertFromTokenUpdate(this.db, upsert, now);
+        // The common case is one statement: atomic on its own, no explicit transaction, and
+        // with the guard (the certificate binding) in its WHERE: one round trip in all.
+        const tokenUpdateCount =
+          guard === undefined
+            ? await this.repo.upsertFromTokenUpdate(this.db, upsert, now)
+            : await this.repo.upsertFromTokenUpdateIf(this.db, upsert, now, guard);
+        if (tokenUpdateCount === undefined) throw new WriteGuardUnmet();
         return { tokenUpdateCount, unlockTokenStored: false, unlockTokenIgnored: false };
       }
       return await this.db.transaction(async (tx) => {
+        if (guard !== undefined && !(await this.repo.holds(tx, guard))) throw new WriteGuardUnmet();
         if (userChannel) await this.requireEnrolledParent(tx, enrollment);
         const tokenUpdateCount = await this.repo.upsertFromTokenUpdate(tx, upsert, now);
         if (sealedUnlock !== undefined) await this.repo.setUnlockToken(tx, enrollment.deviceId, sealedUnlock, now);

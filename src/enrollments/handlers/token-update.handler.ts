@@ -9,7 +9,13 @@ import { TokenUpdateMessage } from '../messages/token-update.message.js';
  * TokenUpdate on the device channel or a user channel (macOS user, Shared iPad user, User
  * Enrollment user): the enrollment becomes (or stays) enabled with the newest push credentials.
  */
-@CheckinHandler({ messageType: 'TokenUpdate', dto: TokenUpdateMessage, channels: ['device', 'user'] })
+@CheckinHandler({
+  messageType: 'TokenUpdate',
+  dto: TokenUpdateMessage,
+  channels: ['device', 'user'],
+  // EnrollmentsService.tokenUpdate honours it (one statement instead of a binding read and a write).
+  foldsWriteGuard: true,
+})
 @Injectable()
 export class TokenUpdateHandler implements CheckinMessageHandler<TokenUpdateMessage> {
   constructor(@Inject(EnrollmentsService) private readonly enrollments: EnrollmentsService) {}
@@ -28,6 +34,7 @@ export class TokenUpdateHandler implements CheckinMessageHandler<TokenUpdateMess
         notOnConsole: msg.NotOnConsole,
       },
       ctx.receivedAt,
+      ctx.writeGuard,
     );
     ctx.logFields.tokenUpdateCount = outcome.tokenUpdateCount;
     ctx.logFields.awaitingConfiguration = msg.AwaitingConfiguration === true;
