@@ -170,7 +170,12 @@ export class EnrollmentsRepository {
    * The same upsert, written only when `guard` holds, in the same statement; the new count,
    * or undefined when the guard did not hold and nothing was written.
    */
-  upsertFromTokenUpdateIf(tx: SqlRunner, e: EnrollmentUpsert, now: Date, guard: WriteGuard): Promise<number | undefined> {
+  upsertFromTokenUpdateIf(
+    tx: SqlRunner,
+    e: EnrollmentUpsert,
+    now: Date,
+    guard: WriteGuard,
+  ): Promise<number | undefined> {
     return this.tokenUpdateUpsert(tx, e, now, guard);
   }
 
