@@ -112,38 +112,65 @@ describe('starting and stopping the built server', () => {
       return;
     }
     const fresh = await createTestDatabase();
+    const view = await directView(fresh);
+    // The test holds the servers' migration lock until both wait for it, so they really
+    // migrate at the same time rather than one after the other by chance.
+    const holder = view.createQueryRunner();
     try {
+      await holder.connect();
+      const held = (await holder.query("SELECT GET_LOCK('mdm_checkin_migrations', 60) AS got")) as {
+        got: number | string;
+      }[];
+      assert.equal(Number(held[0]?.got), 1);
       const ready = (line: string): Promise<void> => {
         assert.match(line, /check-in server listening/);
         return Promise.resolve();
       };
       // Each replica has a DATA_DIR of its own, as pods do (the development key and CA live there).
-      const both = await Promise.all(
-        [0, 1].map((i) =>
-          runServer(
-            serverEnv(fresh, { LOG_FORMAT: 'text', DATA_DIR: mkdtempSync(join(fresh.dataDir, `replica-${i}-`)) }),
-            /check-in server listening/,
-            ready,
-          ),
+      const runs = [0, 1].map((i) =>
+        runServer(
+          serverEnv(fresh, { LOG_FORMAT: 'text', DATA_DIR: mkdtempSync(join(fresh.dataDir, `replica-${i}-`)) }),
+          /check-in server listening/,
+          ready,
         ),
       );
+      const database = new URL(fresh.url).pathname.slice(1);
+      let waiting = 0;
+      for (let i = 0; i < 600 && waiting < 2; i++) {
+        const rows = await view.query<{ n: number | string }[]>(
+          "SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST WHERE DB = ? AND INFO LIKE '%GET_LOCK%'",
+          [database],
+        );
+        waiting = Number(rows[0]?.n);
+        if (waiting < 2) await new Promise((r) => setTimeout(r, 100));
+      }
+      assert.equal(waiting, 2, 'both replicas wait for the migration lock');
+      await holder.query("SELECT RELEASE_LOCK('mdm_checkin_migrations')");
+      const both = await Promise.all(runs);
       for (const run of both) {
         const text = run.lines.join('\n');
         assert.ok(run.code === 0 || run.signal === 'SIGTERM', text);
         assert.match(text, /check-in server listening/);
         assert.doesNotMatch(text, /start-up failed/);
       }
-      const view = await directView(fresh);
-      try {
-        const rows = await view.query<{ name: string; n: number | string }[]>(
-          'SELECT name, COUNT(*) AS n FROM migrations GROUP BY name',
-        );
-        assert.ok(rows.length > 0);
-        for (const r of rows) assert.equal(Number(r.n), 1, r.name);
-      } finally {
-        await view.destroy();
-      }
+      const rows = await view.query<{ name: string; n: number | string }[]>(
+        'SELECT name, COUNT(*) AS n FROM migrations GROUP BY name',
+      );
+      assert.ok(rows.length > 0);
+      for (const r of rows) assert.equal(Number(r.n), 1, r.name);
+      // One applied every migration, the other found nothing left to do.
+      const applied = both.map((run) => {
+        const list = /database ready .*migrationsApplied=(\[[^\]]*\])/.exec(run.lines.join('\n'))?.[1];
+        assert.ok(list !== undefined, run.lines.join('\n'));
+        return (JSON.parse(list) as string[]).length;
+      });
+      assert.deepEqual(
+        applied.sort((a, b) => a - b),
+        [0, rows.length],
+      );
     } finally {
+      await holder.release();
+      await view.destroy();
       await fresh.drop();
     }
   });
