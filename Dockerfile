@@ -33,7 +33,9 @@ COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund \
   && node -e "new (require('better-sqlite3'))(':memory:').close()"
 
-COPY tsconfig.json tsconfig.build.json ./
+# `npm run build` is `nest build`: the Nest CLI (a dev dependency) compiles with tsc as
+# nest-cli.json and tsconfig.build.json say, into dist/.
+COPY nest-cli.json tsconfig.json tsconfig.build.json ./
 COPY src ./src
 # After pruning, drop better-sqlite3's SQLite sources and object files (about 25 MB when it was
 # compiled here); only build/Release/better_sqlite3.node is loaded at run time.

@@ -1,4 +1,5 @@
 import 'reflect-metadata';
+import type { DynamicModule, NestApplicationOptions } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { AppModule } from './app.module.js';
@@ -20,9 +21,13 @@ export function secretBoxFor(config: AppConfig, logger: AppLogger): SecretBox {
   return new SecretBox(dev.key, config.secretsPreviousKeys);
 }
 
-/** Builds the whole application (not yet listening). Used by main.ts and by the tests. */
-export async function createApp(config: AppConfig, logger: AppLogger): Promise<NestExpressApplication> {
-  // Key material that can be wrong is checked before anything (a database pool) is opened.
+/**
+ * The root module, after the checks that must pass before Nest builds anything: key material
+ * that can be wrong is read before a database pool is opened, the user authenticator plug-in
+ * is loaded, the secrets key is chosen. main.ts (through {@link createApp}) and the end-to-end
+ * tests (through `Test.createTestingModule`) both start from it.
+ */
+export async function buildRootModule(config: AppConfig, logger: AppLogger): Promise<DynamicModule> {
   checkConfigFiles(config);
   const userAuth = await loadUserAuthenticator(config, logger);
   const secretBox = secretBoxFor(config, logger);
@@ -31,14 +36,29 @@ export async function createApp(config: AppConfig, logger: AppLogger): Promise<N
   if (config.adminApiKey === undefined) {
     logger.emit('warn', 'the admin API (/api) is disabled because ADMIN_API_KEY is not set');
   }
-  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config, logger, secretBox, userAuth), {
+  return AppModule.forRoot(config, logger, secretBox, userAuth);
+}
+
+/** How the HTTP application is created, for NestFactory.create and TestingModule.createNestApplication. */
+export function appOptions(logger: AppLogger): NestApplicationOptions {
+  return {
     logger,
     // The check-in endpoint reads its own raw body (signatures cover the exact bytes); no
     // other route takes a body yet.
     bodyParser: false,
     abortOnError: false,
-  });
+  };
+}
+
+/** What is set on the application once it exists, before it listens. */
+export function configureApp(app: NestExpressApplication): NestExpressApplication {
   app.disable('x-powered-by');
   app.enableShutdownHooks(['SIGTERM', 'SIGINT']);
   return app;
+}
+
+/** Builds the whole application (not yet listening), as main.ts serves it. */
+export async function createApp(config: AppConfig, logger: AppLogger): Promise<NestExpressApplication> {
+  const root = await buildRootModule(config, logger);
+  return configureApp(await NestFactory.create<NestExpressApplication>(root, appOptions(logger)));
 }

@@ -6,6 +6,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { ConfigError } from '../src/config/config.js';
+import { USER_AUTHENTICATOR } from '../src/user-channels/user-authenticator.js';
+import type { DigestAttempt, DigestVerdict, UserAuthenticator } from '../src/user-channels/user-authenticator.js';
 import { fixtureBytes, fixtureDict, newUdid, parseReply, send, xmlMessage } from './support/device.js';
 import type { Reply } from './support/device.js';
 import { digestFor, startFakeDirectory } from './support/fake-directory.js';
@@ -572,6 +574,65 @@ describe('a directory plugged in with USER_AUTHENTICATOR_MODULE', () => {
     } finally {
       await db.drop();
     }
+  });
+});
+
+/** A directory answering as the test scripts it, in process: what a real one cannot be made to do on cue. */
+class ScriptedAuthenticator implements UserAuthenticator {
+  readonly attempts: DigestAttempt[] = [];
+  answer: () => Promise<DigestVerdict> = () => Promise.resolve({ outcome: 'decline' });
+  authenticate(attempt: DigestAttempt): Promise<DigestVerdict> {
+    this.attempts.push(attempt);
+    return this.answer();
+  }
+}
+
+describe('the user authenticator replaced by a scripted one (overrideProvider)', () => {
+  const directory = new ScriptedAuthenticator();
+  let t: TestApp;
+  before(async () => {
+    t = await startTestApp({ USER_AUTHENTICATE_POLICY: 'challenge' }, undefined, {
+      overrides: [{ provide: USER_AUTHENTICATOR, useValue: directory }],
+    });
+  });
+  after(async () => {
+    await t.close();
+  });
+
+  it("a directory failure is 500 and writes nothing; the device's retry with the same challenge gets the directory's AuthToken", async () => {
+    const mac = await enrolledMac(t);
+    const challenge = challengeOf(await send(t.url, xmlMessage('mac-user-authenticate.plist', { UDID: mac })));
+    const digest = 'a1b2c3d4e5f60718293a4b5c6d7e8f90';
+    const answer = xmlMessage('mac-user-authenticate.plist', { UDID: mac, DigestResponse: digest });
+    directory.answer = () => Promise.reject(new Error('directory unreachable'));
+    await refused(t, answer, 500, /^Internal Server Error\n?$/);
+    const failed = t.logs.entries().findLast((l) => l.msg === 'checkin' && l.status === 500);
+    assert.deepEqual([failed?.error, failed?.reason], ['INTERNAL', 'directory unreachable']);
+    // The challenge is still pending: the retry reaches the directory with it.
+    const issued = 'token-made-by-the-directory-0123456789';
+    directory.answer = () => Promise.resolve({ outcome: 'accept', authToken: issued });
+    assert.equal(authTokenOf(await send(t.url, answer)), issued);
+    assert.deepEqual(
+      directory.attempts.map((a) => [a.enrollment.id, a.userId, a.shortName, a.challenge, a.digestResponse]),
+      [
+        [`${mac}:${MAC_USER_1}`, MAC_USER_1, 'robin', challenge, digest],
+        [`${mac}:${MAC_USER_1}`, MAC_USER_1, 'robin', challenge, digest],
+      ],
+    );
+    assert.equal(await authTokenHash(t, `${mac}:${MAC_USER_1}`), sha256(issued));
+    await ok(t, xmlMessage('mac-user-token-update.plist', { UDID: mac, AuthToken: issued }));
+    assert.equal(t.logs.text().includes(issued), false, 'the AuthToken is never logged');
+  });
+
+  it('an AuthToken from the directory that is not 1 to 4096 characters is our fault: 500, nothing written', async () => {
+    const mac = await enrolledMac(t);
+    challengeOf(await send(t.url, xmlMessage('mac-user-authenticate.plist', { UDID: mac })));
+    const answer = xmlMessage('mac-user-authenticate.plist', { UDID: mac, DigestResponse: 'ff'.repeat(16) });
+    for (const authToken of ['', 'x'.repeat(4097)]) {
+      directory.answer = () => Promise.resolve({ outcome: 'accept', authToken });
+      await refused(t, answer, 500, /AuthToken that is not a string of 1 to 4096 characters/);
+    }
+    assert.equal((await users(t, mac))[0]?.userAuthenticateState, 'challenged');
   });
 });
 

@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { OnModuleInit } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
-import { SignJWT } from 'jose';
+import { JwtService } from '@nestjs/jwt';
 import { APP_CONFIG } from '../config/config.js';
 import type { AppConfig, MaidConfig } from '../config/config.js';
 import { loadMaidSigningKey } from '../config/config-files.js';
@@ -31,6 +31,7 @@ export class MaidTokenService implements TokenServiceHandler, OnModuleInit {
   constructor(
     @Inject(APP_CONFIG) config: AppConfig,
     @Inject(AppLogger) private readonly logger: AppLogger,
+    @Inject(JwtService) private readonly jwt: JwtService,
   ) {
     this.config = config.maid;
   }
@@ -52,12 +53,17 @@ export class MaidTokenService implements TokenServiceHandler, OnModuleInit {
   async issue(request: TokenRequest): Promise<Buffer> {
     if (this.key === undefined || this.config === undefined) throw new Error('com.apple.maid is not enabled');
     const jti = randomUUID();
-    const jwt = await new SignJWT({ service_type: MAID_SERVICE_TYPE })
-      .setProtectedHeader({ alg: 'RS256', typ: 'JWT' })
-      .setIssuer(this.config.serverUuid)
-      .setIssuedAt(Math.floor(request.now.getTime() / 1000))
-      .setJti(jti)
-      .sign(this.key);
+    // JwtService (jsonwebtoken) keeps the claims in this order and this iat: the token is the one
+    // jose made before, byte for byte (header {alg, typ: JWT}; RS256 signatures are deterministic).
+    const jwt = await this.jwt.signAsync(
+      {
+        service_type: MAID_SERVICE_TYPE,
+        iss: this.config.serverUuid,
+        iat: Math.floor(request.now.getTime() / 1000),
+        jti,
+      },
+      { privateKey: this.key, algorithm: 'RS256' },
+    );
     request.logFields.tokenId = jti;
     return Buffer.from(jwt, 'utf8');
   }

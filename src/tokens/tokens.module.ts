@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { DiscoveryModule } from '@nestjs/core';
+import { JwtModule } from '@nestjs/jwt';
 import { ApiKeyGuard } from '../admin/api-key.guard.js';
 import { EnrollmentsModule } from '../enrollments/enrollments.module.js';
 import { GetTokenHandler } from './get-token.handler.js';
@@ -9,9 +10,13 @@ import { TokenServiceRegistry } from './token-service.registry.js';
 import { WatchPairingController } from './watch-pairing.controller.js';
 import { WatchPairingTokenService } from './watch-pairing.token-service.js';
 
-/** GetToken: the token-service registry, the built-in services, and watch pairing verification. */
+/**
+ * GetToken: the token-service registry, the built-in services, and watch pairing verification.
+ * JwtService has no module-wide key: com.apple.maid and watch pairing sign with two different
+ * configured keys (read and checked at start-up), each passed with its algorithm on every call.
+ */
 @Module({
-  imports: [DiscoveryModule, EnrollmentsModule],
+  imports: [DiscoveryModule, EnrollmentsModule, JwtModule.register({})],
   controllers: [WatchPairingController],
   providers: [
     TokenServiceRegistry,

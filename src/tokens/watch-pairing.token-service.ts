@@ -3,6 +3,10 @@ import type { OnModuleInit } from '@nestjs/common';
 import { createHash, createPrivateKey, createPublicKey, randomUUID, X509Certificate } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { JwtService } from '@nestjs/jwt';
+// jose stays for what @nestjs/jwt (jsonwebtoken 9) cannot do: the RFC 7638 thumbprint that is
+// the `kid`, EdDSA (an Ed25519 WATCH_PAIRING_KEY_FILE or verification key), and verification,
+// which must accept tokens of every algorithm this service issues, EdDSA included, and check `typ`.
 import { calculateJwkThumbprint, decodeProtectedHeader, exportJWK, jwtVerify, SignJWT } from 'jose';
 import { CheckinError, CheckinErrorCode } from '../checkin/checkin.errors.js';
 import { APP_CONFIG } from '../config/config.js';
@@ -60,7 +64,9 @@ interface PairingClaims {
 const securityTokenHash = (securityToken: string): string =>
   createHash('sha256').update(securityToken, 'utf8').digest('base64url');
 
-function algorithmFor(key: KeyObject): string {
+type PairingAlgorithm = 'ES256' | 'ES384' | 'RS256' | 'EdDSA';
+
+function algorithmFor(key: KeyObject): PairingAlgorithm {
   switch (key.asymmetricKeyType) {
     case 'ec': {
       const curve = key.asymmetricKeyDetails?.namedCurve;
@@ -115,9 +121,9 @@ export class WatchPairingTokenService implements TokenServiceHandler, OnModuleIn
   enabled = false;
   disabledReason = 'set WATCH_PAIRING_KEY_FILE';
   private signingKey: KeyObject | undefined;
-  private signingAlg = 'ES256';
+  private signingAlg: PairingAlgorithm = 'ES256';
   private signingKid = '';
-  private readonly verifyKeys = new Map<string, { key: KeyObject; alg: string }>();
+  private readonly verifyKeys = new Map<string, { key: KeyObject; alg: PairingAlgorithm }>();
   private readonly issuer: string;
 
   constructor(
@@ -125,6 +131,7 @@ export class WatchPairingTokenService implements TokenServiceHandler, OnModuleIn
     @Inject(AppLogger) private readonly logger: AppLogger,
     @Inject(EnrollmentsService) private readonly enrollments: EnrollmentsService,
     @Inject(TokenReplayStore) private readonly replays: TokenReplayStore,
+    @Inject(JwtService) private readonly jwt: JwtService,
   ) {
     this.issuer = config.maid?.serverUuid ?? DEFAULT_ISSUER;
   }
@@ -183,21 +190,38 @@ export class WatchPairingTokenService implements TokenServiceHandler, OnModuleIn
     }
     const jti = randomUUID();
     const iat = Math.floor(request.now.getTime() / 1000);
-    const token = await new SignJWT({
+    const claims = {
       service_type: WATCH_PAIRING_SERVICE_TYPE,
       watch_udid: watchUdid,
       sth: securityTokenHash(p.SecurityToken as string),
-    })
-      .setProtectedHeader({ alg: this.signingAlg, kid: this.signingKid, typ: WATCH_PAIRING_TYP })
-      .setIssuer(this.issuer)
-      .setSubject(enrollment.id)
-      .setIssuedAt(iat)
-      .setExpirationTime(iat + this.config.watchPairing.ttlSeconds)
-      .setJti(jti)
-      .sign(this.signingKey);
+      iss: this.issuer,
+      sub: enrollment.id,
+      iat,
+      exp: iat + this.config.watchPairing.ttlSeconds,
+      jti,
+    };
+    const token = await this.sign(claims);
     request.logFields.tokenId = jti;
     request.logFields.watchUdid = watchUdid;
     return Buffer.from(token, 'utf8');
+  }
+
+  /**
+   * A compact JWS of `claims` with the header {alg, typ: mdm-watch-pairing+jwt, kid}: JwtService
+   * for ES256, ES384 and RS256; jose for EdDSA, which jsonwebtoken does not implement.
+   */
+  private async sign(claims: Record<string, unknown>): Promise<string> {
+    const key = this.signingKey;
+    if (key === undefined) throw new Error('com.apple.watch.pairing is not enabled');
+    const alg = this.signingAlg;
+    if (alg === 'EdDSA') {
+      return new SignJWT(claims).setProtectedHeader({ alg, typ: WATCH_PAIRING_TYP, kid: this.signingKid }).sign(key);
+    }
+    return this.jwt.signAsync(claims, {
+      privateKey: key,
+      algorithm: alg,
+      header: { alg, typ: WATCH_PAIRING_TYP, kid: this.signingKid },
+    });
   }
 
   /**

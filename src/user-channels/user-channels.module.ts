@@ -7,7 +7,7 @@ import { USER_AUTHENTICATOR } from './user-authenticator.js';
 import type { UserAuthenticator } from './user-authenticator.js';
 
 /**
- * The user authenticator, loaded by createApp before Nest starts (a plug-in that cannot be
+ * The user authenticator, loaded by buildRootModule before Nest starts (a plug-in that cannot be
  * loaded stops the start before a database pool is opened) and provided to the whole app.
  */
 @Global()

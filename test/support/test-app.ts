@@ -1,7 +1,8 @@
 import type { NestExpressApplication } from '@nestjs/platform-express';
+import { Test } from '@nestjs/testing';
 import type { AddressInfo } from 'node:net';
 import { DataSource } from 'typeorm';
-import { createApp } from '../../src/app.factory.js';
+import { appOptions, buildRootModule, configureApp } from '../../src/app.factory.js';
 import { loadConfig } from '../../src/config/config.js';
 import type { AppConfig } from '../../src/config/config.js';
 import { AppLogger } from '../../src/logging/app-logger.js';
@@ -40,12 +41,27 @@ export interface TestApp {
   close(): Promise<void>;
 }
 
+/** A provider of the application replaced by a test's own value (`overrideProvider(provide).useValue(useValue)`). */
+export interface ProviderOverride {
+  readonly provide: unknown;
+  readonly useValue: unknown;
+}
+
 export interface StartOptions {
   /** The CA whose identities the devices use (when the test configures DEVICE_CA_FILE itself). */
   ca?: CertificateAuthority;
+  /**
+   * Fakes for parts outside the service (a directory, ...). Everything else stays real: the
+   * start-up checks, the database, the HTTP server.
+   */
+  overrides?: readonly ProviderOverride[];
 }
 
-/** The real application on a real HTTP port and a fresh real database. */
+/**
+ * The real application on a real HTTP port and a fresh real database, built as main.ts builds
+ * it (the same root module after the same start-up checks, the same application settings) but
+ * through `Test.createTestingModule`, so that a test can override providers.
+ */
 export async function startTestApp(
   env: Record<string, string> = {},
   db?: TestDatabase,
@@ -63,7 +79,10 @@ export async function startTestApp(
   });
   const logs = new CapturedLogs();
   const logger = new AppLogger(config.logLevel, config.logFormat, logs);
-  const app = await createApp(config, logger);
+  const builder = Test.createTestingModule({ imports: [await buildRootModule(config, logger)] }).setLogger(logger);
+  for (const { provide, useValue } of options.overrides ?? []) builder.overrideProvider(provide).useValue(useValue);
+  const moduleRef = await builder.compile();
+  const app = configureApp(moduleRef.createNestApplication<NestExpressApplication>(appOptions(logger)));
   await app.listen(0, '127.0.0.1');
   const { port } = app.getHttpServer().address() as AddressInfo;
   const url = `http://127.0.0.1:${port}`;
