@@ -1,6 +1,7 @@
 import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
+import { setupApiDocs } from './admin/openapi.js';
 import { AppModule } from './app.module.js';
 import { loadOrCreateDevKey, SecretBox } from './common/secret-box.js';
 import { checkConfigFiles } from './config/config-files.js';
@@ -40,5 +41,6 @@ export async function createApp(config: AppConfig, logger: AppLogger): Promise<N
   });
   app.disable('x-powered-by');
   app.enableShutdownHooks(['SIGTERM', 'SIGINT']);
+  setupApiDocs(app, config);
   return app;
 }
