@@ -5,7 +5,8 @@ import type { ApiOperationOptions, ContentObject, HeadersObject, SchemaObject } 
 /**
  * The check-in endpoint in the OpenAPI document: the body is a property list, not JSON, and
  * every error is a one-line text (never 401: some devices unenroll on it). Every status
- * listed here is one the code answers; test/openapi.e2e-spec.ts provokes them.
+ * listed here is one the code answers (test/openapi.e2e-spec.ts checks the ones it provokes
+ * are documented; faults.e2e-spec.ts provokes the 500 and 503).
  */
 
 export const CHECKIN_CONTENT_TYPE = 'application/x-apple-aspen-mdm-checkin';
