@@ -2,6 +2,7 @@ import 'reflect-metadata';
 import type { DynamicModule, NestApplicationOptions } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
+import { setupApiDocs } from './admin/openapi.js';
 import { AppModule } from './app.module.js';
 import { loadOrCreateDevKey, SecretBox } from './common/secret-box.js';
 import { checkConfigFiles } from './config/config-files.js';
@@ -54,6 +55,7 @@ export function appOptions(logger: AppLogger): NestApplicationOptions {
 export function configureApp(app: NestExpressApplication): NestExpressApplication {
   app.disable('x-powered-by');
   app.enableShutdownHooks(['SIGTERM', 'SIGINT']);
+  setupApiDocs(app, config);
   return app;
 }
 

@@ -107,7 +107,7 @@ describe('inspection API', () => {
     assert.equal(live.status, 200);
     const ready = await fetch(`${t.url}/readyz`);
     assert.equal(ready.status, 200);
-    assert.deepEqual(await ready.json(), { status: 'ok' });
+    assert.equal(((await ready.json()) as { status: string }).status, 'ok');
   });
 });
 

@@ -21,17 +21,24 @@ export class ApiKeyGuard implements CanActivate {
   }
 
   canActivate(context: ExecutionContext): boolean {
+    this.check(context.switchToHttp().getRequest<Request>().headers.authorization);
+    return true;
+  }
+
+  /**
+   * The whole rule, for routes served outside Nest's router too (the OpenAPI UI): throws 404
+   * when the admin API is off, 401 when the header does not carry the key.
+   */
+  check(authorization: string | undefined): void {
     if (this.expected === undefined) {
       throw new HttpException(
         { statusCode: 404, error: 'Not Found', message: 'the admin API is disabled: set ADMIN_API_KEY to enable it' },
         HttpStatus.NOT_FOUND,
       );
     }
-    const header = context.switchToHttp().getRequest<Request>().headers.authorization ?? '';
-    const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
+    const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? '');
     if (match?.[1] === undefined || !timingSafeEqual(digest(match[1]), this.expected)) {
       throw new UnauthorizedException('a valid "Authorization: Bearer <ADMIN_API_KEY>" header is required');
     }
-    return true;
   }
 }

@@ -6,6 +6,7 @@ import type { AppConfig } from '../config/config.js';
 import { DeviceIdentityService } from '../device-identity/device-identity.service.js';
 import { AppLogger } from '../logging/app-logger.js';
 import { CheckinDispatcher } from './checkin.dispatcher.js';
+import { ApiCheckin, CHECKIN_CONTENT_TYPE } from './checkin.openapi.js';
 import { CheckinError, CheckinErrorCode } from './checkin.errors.js';
 import { mapCheckinFailure } from './checkin-failure.js';
 import type { CheckinResult } from './checkin.types.js';
@@ -14,7 +15,15 @@ import { encodePlist } from './plist/plist-encoder.js';
 import { peekIdentityKeys } from './plist/plist-peek.js';
 import { readBody } from './read-body.js';
 
-const CHECKIN_CONTENT_TYPE = 'application/x-apple-aspen-mdm-checkin';
+const CHECKIN_DESCRIPTION =
+  'Apple’s documented method. The body is decoded as an XML plist, or as a binary plist when it starts with ' +
+  '`bplist00`. Message types with a handler: Authenticate, SetBootstrapToken, GetBootstrapToken (device ' +
+  'channel); TokenUpdate, CheckOut, GetToken (device and user channels); UserAuthenticate (macOS user ' +
+  'channels). Other message types get 400.';
+const MDM_DESCRIPTION =
+  `When the Content-Type starts with \`${CHECKIN_CONTENT_TYPE}\` (case-insensitive), the request is handled ` +
+  'exactly like `PUT /checkin` (for profiles without a CheckInURL). Any other Content-Type, or none, is the MDM ' +
+  'command connection, which is not implemented yet: 501, without reading the body.';
 const REQUEST_ID_RE = /^[A-Za-z0-9._-]{1,64}$/;
 
 /**
@@ -33,22 +42,50 @@ export class CheckinController {
   ) {}
 
   @Put('checkin')
+  @ApiCheckin(
+    {
+      operationId: 'checkinPut',
+      summary: 'Check-in message (the profile’s CheckInURL)',
+      description: CHECKIN_DESCRIPTION,
+    },
+    false,
+  )
   async checkinPut(@Req() req: Request, @Res() res: Response): Promise<void> {
     await this.serve(req, res);
   }
 
   /** Apple documents PUT; some proxies and older tooling send POST. */
   @Post('checkin')
+  @ApiCheckin(
+    {
+      operationId: 'checkinPost',
+      summary: 'Check-in message sent with POST',
+      description: 'Same as `PUT /checkin`; for proxies and older tooling that send POST.',
+    },
+    false,
+  )
   async checkinPost(@Req() req: Request, @Res() res: Response): Promise<void> {
     await this.serve(req, res);
   }
 
   @Put('mdm')
+  @ApiCheckin(
+    { operationId: 'mdmPut', summary: 'ServerURL; check-in messages only for now', description: MDM_DESCRIPTION },
+    true,
+  )
   async mdmPut(@Req() req: Request, @Res() res: Response): Promise<void> {
     await this.mdm(req, res);
   }
 
   @Post('mdm')
+  @ApiCheckin(
+    {
+      operationId: 'mdmPost',
+      summary: 'ServerURL with POST; check-in messages only for now',
+      description: 'Same as `PUT /mdm`.',
+    },
+    true,
+  )
   async mdmPost(@Req() req: Request, @Res() res: Response): Promise<void> {
     await this.mdm(req, res);
   }

@@ -35,6 +35,7 @@ describe('loadConfig defaults', () => {
       database: { driver: 'sqlite', path: resolve(CWD, 'data/mdm.sqlite') },
       dataDir: resolve(CWD, 'data'),
       adminApiKey: undefined,
+      apiDocs: true,
       checkinMaxBodyBytes: 1024 * 1024,
       pushTopics: [],
       secretsKey: undefined,
@@ -362,6 +363,12 @@ describe('loadConfig errors name the variable', () => {
       assertConfigError(() => load({ LOG_LEVEL }), 'LOG_LEVEL', /must be one of error, warn, info, debug/);
     }
     assertConfigError(() => load({ LOG_FORMAT: 'yaml' }), 'LOG_FORMAT', /must be one of json, text/);
+  });
+
+  it('API_DOCS is on or off', () => {
+    assert.equal(load({ API_DOCS: 'off' }).apiDocs, false);
+    assert.equal(load({ API_DOCS: 'ON' }).apiDocs, true);
+    assertConfigError(() => load({ API_DOCS: 'yes' }), 'API_DOCS', /must be one of on, off/);
   });
 
   it('CHECKIN_MAX_BODY_BYTES out of range or not a number', () => {

@@ -69,6 +69,8 @@ export interface AppConfig {
   readonly dataDir: string;
   /** `undefined` turns the whole `/api` off. */
   readonly adminApiKey: string | undefined;
+  /** Serve the OpenAPI document (`/api/openapi.json`) and its UI (`/api/docs`), behind the admin key. */
+  readonly apiDocs: boolean;
   readonly checkinMaxBodyBytes: number;
   /** Empty: any topic that starts with `com.apple.mgmt.` is accepted. */
   readonly pushTopics: readonly string[];
@@ -319,6 +321,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     database: parseDatabaseUrl(value(env, 'DATABASE_URL') ?? DEFAULT_DATABASE_URL, cwd),
     dataDir: isAbsolute(dataDirRaw) ? dataDirRaw : resolve(cwd, dataDirRaw),
     adminApiKey,
+    apiDocs: oneOf(env, 'API_DOCS', ['on', 'off'], 'on') === 'on',
     checkinMaxBodyBytes: integer(env, 'CHECKIN_MAX_BODY_BYTES', 1024 * 1024, 1024, 64 * 1024 * 1024),
     pushTopics: parsePushTopics(value(env, 'PUSH_TOPICS')),
     secretsKey,

@@ -1,38 +1,52 @@
-import { Controller, Get, HttpCode, Inject, Res } from '@nestjs/common';
-import { AppLogger } from '../logging/app-logger.js';
-import type { Response } from 'express';
-import { DataSource } from 'typeorm';
+import { Controller, Get, Inject } from '@nestjs/common';
+import { ApiOkResponse, ApiOperation, ApiServiceUnavailableResponse, ApiTags } from '@nestjs/swagger';
+import { HealthCheck, HealthCheckService } from '@nestjs/terminus';
+import type { HealthCheckResult } from '@nestjs/terminus';
+import { DatabaseHealthIndicators } from './health.indicators.js';
+import { HEALTH_ERROR_EXAMPLES, HEALTH_LIVE_EXAMPLE, HEALTH_READY_EXAMPLE, healthSchema } from './health.schema.js';
 
-/** Liveness and readiness probes for Kubernetes. */
+/** Liveness and readiness probes for Kubernetes, in terminus' answer shape. */
+@ApiTags('health')
 @Controller()
 export class HealthController {
   constructor(
-    @Inject(DataSource) private readonly ds: DataSource,
-    @Inject(AppLogger) private readonly logger: AppLogger,
+    @Inject(HealthCheckService) private readonly health: HealthCheckService,
+    @Inject(DatabaseHealthIndicators) private readonly db: DatabaseHealthIndicators,
   ) {}
 
-  /** The process is alive and serving HTTP. */
+  /** The process is alive and serving HTTP; it never touches the database. */
   @Get('healthz')
-  @HttpCode(200)
-  healthz(): { status: 'ok' } {
-    return { status: 'ok' };
+  @HealthCheck({ noCache: true, swaggerDocumentation: false })
+  @ApiOperation({
+    operationId: 'healthz',
+    summary: 'Liveness',
+    description: 'The process is alive and serving HTTP. Checks nothing else: the database is not touched.',
+    security: [],
+  })
+  @ApiOkResponse({ description: 'Alive.', schema: healthSchema('ok'), example: HEALTH_LIVE_EXAMPLE })
+  healthz(): Promise<HealthCheckResult> {
+    return this.health.check([]);
   }
 
   /** The database answers and every migration is applied; 503 otherwise. */
   @Get('readyz')
-  async readyz(@Res() res: Response): Promise<void> {
-    try {
-      await this.ds.query('SELECT 1');
-      const pending = await this.ds.showMigrations();
-      if (pending) {
-        res.status(503).json({ status: 'unavailable', reason: 'database migrations are pending' });
-        return;
-      }
-      res.status(200).json({ status: 'ok' });
-    } catch (err) {
-      // The probe is unauthenticated: details (hosts, users) go to the log, not the answer.
-      this.logger.emit('warn', 'readiness check failed', { reason: err instanceof Error ? err.message : String(err) });
-      res.status(503).json({ status: 'unavailable', reason: 'database unreachable' });
-    }
+  @HealthCheck({ noCache: true, swaggerDocumentation: false })
+  @ApiOperation({
+    operationId: 'readyz',
+    summary: 'Readiness',
+    description:
+      'Two checks: `database` (the database answers `SELECT 1` within DATABASE_TIMEOUT_MS) and `migrations` ' +
+      '(every migration of this version is recorded as executed). The answer names the failed check and ' +
+      'why, never the driver’s message (that goes to the log).',
+    security: [],
+  })
+  @ApiOkResponse({ description: 'Ready.', schema: healthSchema('ok'), example: HEALTH_READY_EXAMPLE })
+  @ApiServiceUnavailableResponse({
+    description: 'Not ready: the database is unreachable, or migrations are pending.',
+    schema: healthSchema('error'),
+    examples: HEALTH_ERROR_EXAMPLES,
+  })
+  readyz(): Promise<HealthCheckResult> {
+    return this.health.check([() => this.db.ping('database'), () => this.db.migrationsApplied('migrations')]);
   }
 }

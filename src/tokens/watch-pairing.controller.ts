@@ -9,11 +9,23 @@ import {
   Res,
   UseGuards,
 } from '@nestjs/common';
+import {
+  ApiBadRequestResponse,
+  ApiBody,
+  ApiConsumes,
+  ApiForbiddenResponse,
+  ApiNotFoundResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiTags,
+} from '@nestjs/swagger';
 import type { Request, Response } from 'express';
+import { ApiAdminCommon, HttpErrorBody } from '../admin/admin.responses.js';
 import { ApiKeyGuard } from '../admin/api-key.guard.js';
 import { CheckinError } from '../checkin/checkin.errors.js';
 import { readBody } from '../checkin/read-body.js';
 import { AppLogger } from '../logging/app-logger.js';
+import { WatchPairingAccepted, WatchPairingRefused, WatchPairingVerifyRequest } from './watch-pairing.dto.js';
 import { PairingTokenRejected, WatchPairingTokenService } from './watch-pairing.token-service.js';
 
 const MAX_BODY = 16 * 1024;
@@ -23,6 +35,8 @@ const MAX_BODY = 16 * 1024;
  * the verification key): is this pairing token genuine, fresh, for this watch and security
  * token, from a phone still enrolled — and unused? A successful check consumes the token.
  */
+@ApiTags('admin')
+@ApiAdminCommon()
 @Controller('api/v1/tokens/watch-pairing')
 @UseGuards(ApiKeyGuard)
 export class WatchPairingController {
@@ -33,6 +47,30 @@ export class WatchPairingController {
 
   @Post('verify')
   @HttpCode(200)
+  @ApiOperation({
+    operationId: 'verifyWatchPairingToken',
+    summary: 'Check (and consume) an Apple Watch pairing token',
+    description:
+      'For the watch’s MDM server: the token a managed iPhone obtained with GetToken (`com.apple.watch.pairing`) ' +
+      'is checked for a known signing key (`kid`), this organisation’s issuer, expiry, the watch UDID and ' +
+      'SecurityToken it was issued for, and a phone enrollment that is still enabled. A token is accepted once: ' +
+      'a successful check records its id until it expires. A refused token is not consumed.',
+  })
+  @ApiConsumes('application/json')
+  @ApiBody({ type: WatchPairingVerifyRequest, description: `JSON, at most ${MAX_BODY} bytes.` })
+  @ApiOkResponse({
+    description: 'The token is genuine, fresh and unused; it is now consumed.',
+    type: WatchPairingAccepted,
+  })
+  @ApiBadRequestResponse({
+    description: 'The body is not `{ token, watchUdid, securityToken }` JSON, or is too large.',
+    type: HttpErrorBody,
+  })
+  @ApiForbiddenResponse({ description: 'The token is refused.', type: WatchPairingRefused })
+  @ApiNotFoundResponse({
+    description: 'The admin API is disabled (ADMIN_API_KEY not set), or this instance has no watch pairing key.',
+    type: HttpErrorBody,
+  })
   async verify(@Req() req: Request, @Res() res: Response): Promise<void> {
     if (!this.pairing.canVerify) {
       throw new NotFoundException(
