@@ -52,7 +52,7 @@ export function appOptions(logger: AppLogger): NestApplicationOptions {
 }
 
 /** What is set on the application once it exists, before it listens. */
-export function configureApp(app: NestExpressApplication): NestExpressApplication {
+export function configureApp(app: NestExpressApplication, config: AppConfig): NestExpressApplication {
   app.disable('x-powered-by');
   app.enableShutdownHooks(['SIGTERM', 'SIGINT']);
   setupApiDocs(app, config);
@@ -62,5 +62,5 @@ export function configureApp(app: NestExpressApplication): NestExpressApplicatio
 /** Builds the whole application (not yet listening), as main.ts serves it. */
 export async function createApp(config: AppConfig, logger: AppLogger): Promise<NestExpressApplication> {
   const root = await buildRootModule(config, logger);
-  return configureApp(await NestFactory.create<NestExpressApplication>(root, appOptions(logger)));
+  return configureApp(await NestFactory.create<NestExpressApplication>(root, appOptions(logger)), config);
 }

@@ -3,6 +3,7 @@ import { DiscoveryModule, DiscoveryService } from '@nestjs/core';
 import { Test } from '@nestjs/testing';
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { IsString, ValidateBy } from 'class-validator';
 import { CheckinHandler } from './checkin-handler.decorator.js';
 import { CheckinHandlerRegistry } from './checkin-handler.registry.js';
 import { OK } from './checkin.types.js';
@@ -10,6 +11,13 @@ import type { CheckinMessageHandler, CheckinResult } from './checkin.types.js';
 
 class SomeMessage {
   MessageType!: string;
+}
+
+class LookedUpMessage {
+  // An asynchronous constraint (a directory lookup, say): the dispatcher's validateSync would skip it.
+  @ValidateBy({ name: 'knownElsewhere', async: true, validator: { validate: () => Promise.resolve(false) } })
+  @IsString()
+  UDID!: string;
 }
 
 class OtherMessage {
@@ -99,6 +107,17 @@ describe('CheckinHandlerRegistry.register', () => {
     const handler = new FirstHandler();
     registry.register({ messageType: 'X', dto: SomeMessage }, handler, 'FirstHandler');
     assert.throws(() => registry.register({ messageType: 'X', dto: SomeMessage }, handler, 'FirstHandler'), /claim/);
+  });
+
+  it('refuses a DTO with an asynchronous constraint, which synchronous validation would skip', () => {
+    const registry = bareRegistry();
+    assert.throws(
+      () => registry.register({ messageType: 'X', dto: LookedUpMessage }, new FirstHandler(), 'FirstHandler'),
+      /^Error: Check-in DTO LookedUpMessage validates "UDID" asynchronously/,
+    );
+    assert.equal(registry.get('X'), undefined);
+    registry.register({ messageType: 'X', dto: OtherMessage }, new FirstHandler(), 'FirstHandler');
+    assert.equal(registry.get('X')?.dto, OtherMessage);
   });
 
   it('refuses an object without handle(), and does not register it', () => {

@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { OnModuleInit } from '@nestjs/common';
 import { DiscoveryService } from '@nestjs/core';
+import { getMetadataStorage } from 'class-validator';
 import { discoverByMetadata } from '../common/discover.js';
 import { CHECKIN_HANDLER_METADATA } from './checkin-handler.decorator.js';
 import type { CheckinHandlerOptions } from './checkin-handler.decorator.js';
@@ -46,6 +47,13 @@ export class CheckinHandlerRegistry implements OnModuleInit {
     if (typeof (handler as Partial<CheckinMessageHandler>).handle !== 'function') {
       throw new Error(`Check-in handler ${name} for "${options.messageType}" has no handle() method`);
     }
+    const asyncProperty = asynchronouslyValidated(options.dto);
+    if (asyncProperty !== undefined) {
+      throw new Error(
+        `Check-in DTO ${options.dto.name} validates "${asyncProperty}" asynchronously: ` +
+          'messages are validated synchronously (validateSync), which would skip that constraint',
+      );
+    }
     this.handlers.set(options.messageType, {
       messageType: options.messageType,
       dto: options.dto,
@@ -62,4 +70,14 @@ export class CheckinHandlerRegistry implements OnModuleInit {
   messageTypes(): string[] {
     return [...this.handlers.keys()].sort();
   }
+}
+
+/** The first property of the DTO with an asynchronous class-validator constraint, if any. */
+function asynchronouslyValidated(dto: new () => object): string | undefined {
+  const storage = getMetadataStorage();
+  for (const m of storage.getTargetValidationMetadatas(dto, '', true, false)) {
+    if (m.constraintCls === undefined) continue;
+    if (storage.getTargetValidatorConstraints(m.constraintCls).some((c) => c.async)) return m.propertyName;
+  }
+  return undefined;
 }

@@ -82,7 +82,7 @@ export async function startTestApp(
   const builder = Test.createTestingModule({ imports: [await buildRootModule(config, logger)] }).setLogger(logger);
   for (const { provide, useValue } of options.overrides ?? []) builder.overrideProvider(provide).useValue(useValue);
   const moduleRef = await builder.compile();
-  const app = configureApp(moduleRef.createNestApplication<NestExpressApplication>(appOptions(logger)));
+  const app = configureApp(moduleRef.createNestApplication<NestExpressApplication>(appOptions(logger)), config);
   await app.listen(0, '127.0.0.1');
   const { port } = app.getHttpServer().address() as AddressInfo;
   const url = `http://127.0.0.1:${port}`;
