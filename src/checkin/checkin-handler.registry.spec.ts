@@ -3,7 +3,7 @@ import { DiscoveryModule, DiscoveryService } from '@nestjs/core';
 import { Test } from '@nestjs/testing';
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { IsString, ValidateBy } from 'class-validator';
+import { IsString, registerDecorator } from 'class-validator';
 import { CheckinHandler } from './checkin-handler.decorator.js';
 import { CheckinHandlerRegistry } from './checkin-handler.registry.js';
 import { OK } from './checkin.types.js';
@@ -13,9 +13,20 @@ class SomeMessage {
   MessageType!: string;
 }
 
+/** An asynchronous constraint (a directory lookup, say): the dispatcher's validateSync would skip it. */
+function KnownElsewhere(): PropertyDecorator {
+  return (target, propertyName) =>
+    registerDecorator({
+      name: 'knownElsewhere',
+      async: true,
+      target: target.constructor,
+      propertyName: String(propertyName),
+      validator: { validate: () => Promise.resolve(false) },
+    });
+}
+
 class LookedUpMessage {
-  // An asynchronous constraint (a directory lookup, say): the dispatcher's validateSync would skip it.
-  @ValidateBy({ name: 'knownElsewhere', async: true, validator: { validate: () => Promise.resolve(false) } })
+  @KnownElsewhere()
   @IsString()
   UDID!: string;
 }
