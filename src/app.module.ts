@@ -2,6 +2,7 @@ import { Module } from '@nestjs/common';
 import type { DynamicModule } from '@nestjs/common';
 import { AdminModule } from './admin/admin.module.js';
 import { CheckinModule } from './checkin/checkin.module.js';
+import { CHECKIN_PIPELINE } from './checkin.wiring.js';
 import type { SecretBox } from './common/secret-box.js';
 import type { AppConfig } from './config/config.js';
 import { ConfigModule } from './config/config.module.js';
@@ -27,7 +28,7 @@ export class AppModule {
       imports: [
         ConfigModule.forRoot(config, logger, secretBox),
         DatabaseModule,
-        CheckinModule,
+        CheckinModule.forRoot(CHECKIN_PIPELINE),
         EnrollmentsModule,
         AdminModule,
         TokensModule,

@@ -10,10 +10,11 @@ import {
   UseGuards,
 } from '@nestjs/common';
 import { CertificateBindingsService } from '../device-identity/certificate-bindings.service.js';
-import type { BindingView } from '../device-identity/certificate-bindings.repository.js';
-import type { BindingRevokedReason } from '../device-identity/entities/certificate-binding.entity.js';
+import type { BindingRevokedReason, BindingView } from '../device-identity/certificate-bindings.service.js';
 import { EnrollmentsQueries } from '../enrollments/enrollments.queries.js';
-import type { DeviceView, EnrollmentView, UserView } from '../enrollments/enrollments.queries.js';
+import type { DeviceView, EnrollmentView } from '../enrollments/enrollments.queries.js';
+import { UserChannelsService } from '../user-channels/user-channels.service.js';
+import type { UserView } from '../user-channels/user-channels.service.js';
 import { ApiKeyGuard } from './api-key.guard.js';
 
 export interface CertificateView {
@@ -43,6 +44,7 @@ export class InspectionController {
   constructor(
     @Inject(EnrollmentsQueries) private readonly queries: EnrollmentsQueries,
     @Inject(CertificateBindingsService) private readonly bindings: CertificateBindingsService,
+    @Inject(UserChannelsService) private readonly userChannels: UserChannelsService,
   ) {}
 
   /** The device, its enrollments, and the identity certificates bound to it (never a key). */
@@ -74,7 +76,7 @@ export class InspectionController {
   /** The device's users (macOS users, Shared iPad users, the User Enrollment user) and their channels. */
   @Get('devices/:udid/users')
   async users(@Param('udid') udid: string): Promise<UserView[]> {
-    const users = await this.queries.users(udid);
+    const users = await this.userChannels.usersOfDevice(udid);
     if (users === undefined) throw new NotFoundException(`no device ${udid}`);
     return users;
   }

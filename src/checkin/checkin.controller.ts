@@ -3,11 +3,12 @@ import { randomUUID } from 'node:crypto';
 import type { Request, Response } from 'express';
 import { APP_CONFIG } from '../config/config.js';
 import type { AppConfig } from '../config/config.js';
-import { DeviceIdentityService } from '../device-identity/device-identity.service.js';
 import { AppLogger } from '../logging/app-logger.js';
 import { CheckinDispatcher } from './checkin.dispatcher.js';
 import { CheckinError, CheckinErrorCode } from './checkin.errors.js';
 import { mapCheckinFailure } from './checkin-failure.js';
+import { CHECKIN_IDENTITY } from './checkin-identity.js';
+import type { CheckinIdentity } from './checkin-identity.js';
 import type { CheckinResult } from './checkin.types.js';
 import { resolveEnrollment } from './enrollment-id.js';
 import { encodePlist } from './plist/plist-encoder.js';
@@ -29,7 +30,7 @@ export class CheckinController {
     @Inject(CheckinDispatcher) private readonly dispatcher: CheckinDispatcher,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(AppLogger) private readonly logger: AppLogger,
-    @Inject(DeviceIdentityService) private readonly identity: DeviceIdentityService,
+    @Inject(CHECKIN_IDENTITY) private readonly identity: CheckinIdentity,
   ) {}
 
   @Put('checkin')

@@ -1,5 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { Inject, Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DataSource } from 'typeorm';
 import type { EntityManager } from 'typeorm';
@@ -55,7 +56,7 @@ export class DatabaseService {
   private readonly enclosing = new AsyncLocalStorage<{ tx: SqlRunner; savepoints: number }>();
 
   constructor(
-    @Inject(DataSource) readonly dataSource: DataSource,
+    @InjectDataSource() readonly dataSource: DataSource,
     @Inject(APP_CONFIG) config: AppConfig,
   ) {
     this.driver = dataSource.options.type === 'better-sqlite3' ? 'sqlite' : 'mysql';

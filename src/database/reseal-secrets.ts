@@ -15,7 +15,7 @@ async function main(): Promise<void> {
   const config = loadConfigOrExit();
   const logger = new AppLogger(config.logLevel, config.logFormat);
   const box = secretBoxFor(config, logger);
-  const ds = await openDatabase(config, logger, false);
+  const ds = await openDatabase(config, logger, { migrate: false });
   let failed = 0;
   try {
     if (await ds.showMigrations()) {

@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
 import { APP_CONFIG } from '../config/config.js';
 import type { AppConfig } from '../config/config.js';
 import { EnrollmentsModule } from '../enrollments/enrollments.module.js';
@@ -7,10 +8,15 @@ import { CertificateBindingMiddleware } from './certificate-binding.middleware.j
 import { CertificateBindingsRepository } from './certificate-bindings.repository.js';
 import { CertificateBindingsService } from './certificate-bindings.service.js';
 import { createDeviceIdentityService, DeviceIdentityService } from './device-identity.service.js';
+import { DEVICE_IDENTITY_ENTITIES } from './entities/index.js';
 
-/** Who sent a check-in: certificate verification (signature or proxy header) and binding. */
+/**
+ * Who sent a check-in: certificate verification (signature or proxy header) and binding (the
+ * certificate_bindings table). The check-in pipeline does not import this module, nor this
+ * module the pipeline: AppModule plugs the service and the binding middleware in.
+ */
 @Module({
-  imports: [EnrollmentsModule],
+  imports: [TypeOrmModule.forFeature(DEVICE_IDENTITY_ENTITIES), EnrollmentsModule],
   providers: [
     {
       provide: DeviceIdentityService,

@@ -1,7 +1,9 @@
 import { Module } from '@nestjs/common';
 import { DiscoveryModule } from '@nestjs/core';
 import { ApiKeyGuard } from '../admin/api-key.guard.js';
+import { TypeOrmModule } from '@nestjs/typeorm';
 import { EnrollmentsModule } from '../enrollments/enrollments.module.js';
+import { TOKENS_ENTITIES } from './entities/index.js';
 import { GetTokenHandler } from './get-token.handler.js';
 import { MaidTokenService } from './maid.token-service.js';
 import { TokenReplayStore } from './token-replay.store.js';
@@ -11,7 +13,7 @@ import { WatchPairingTokenService } from './watch-pairing.token-service.js';
 
 /** GetToken: the token-service registry, the built-in services, and watch pairing verification. */
 @Module({
-  imports: [DiscoveryModule, EnrollmentsModule],
+  imports: [TypeOrmModule.forFeature(TOKENS_ENTITIES), DiscoveryModule, EnrollmentsModule],
   controllers: [WatchPairingController],
   providers: [
     TokenServiceRegistry,
