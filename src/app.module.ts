@@ -5,7 +5,7 @@ import { CheckinModule } from './checkin/checkin.module.js';
 import { CHECKIN_PIPELINE } from './checkin.wiring.js';
 import type { SecretBox } from './common/secret-box.js';
 import type { AppConfig } from './config/config.js';
-import { ConfigModule } from './config/config.module.js';
+import { AppConfigModule } from './config/config.module.js';
 import { DatabaseModule } from './database/database.module.js';
 import { EnrollmentsModule } from './enrollments/enrollments.module.js';
 import { HealthModule } from './health/health.module.js';
@@ -26,7 +26,7 @@ export class AppModule {
     return {
       module: AppModule,
       imports: [
-        ConfigModule.forRoot(config, logger, secretBox),
+        AppConfigModule.forRoot(config, logger, secretBox),
         DatabaseModule,
         CheckinModule.forRoot(CHECKIN_PIPELINE),
         EnrollmentsModule,

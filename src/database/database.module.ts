@@ -4,8 +4,8 @@ import { TypeOrmModule } from '@nestjs/typeorm';
 import type { TypeOrmModuleOptions } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import type { DataSourceOptions } from 'typeorm';
-import { APP_CONFIG } from '../config/config.js';
-import type { AppConfig } from '../config/config.js';
+import { databaseConfig } from '../config/namespaces.js';
+import type { DatabaseNamespace } from '../config/namespaces.js';
 import { AppLogger } from '../logging/app-logger.js';
 import { dataSourceOptions } from './data-source-options.js';
 import type { EntityList } from './data-source-options.js';
@@ -27,14 +27,14 @@ export interface OpenDatabaseOptions {
  * themselves may run longer), closing included.
  */
 export async function openDatabase(
-  config: AppConfig,
+  config: DatabaseNamespace,
   logger: AppLogger,
   { migrate = true, entities = [] }: OpenDatabaseOptions = {},
 ): Promise<DataSource> {
   const create = (kind?: 'mysql' | 'mariadb'): DataSource =>
     new BoundedCloseDataSource(
-      dataSourceOptions(config.database, config.databasePoolSize, kind, config.databaseTimeoutMs, entities),
-      config.databaseTimeoutMs,
+      dataSourceOptions(config.connection, config.poolSize, kind, config.timeoutMs, entities),
+      config.timeoutMs,
       logger,
     );
   let ds = create();
@@ -50,14 +50,14 @@ export async function openDatabase(
     // From here on a lock is waited for by DatabaseService, without blocking the event loop.
     await ds.query('PRAGMA busy_timeout = 0');
   } else {
-    enforceMysqlDeadlines(ds, config.databaseTimeoutMs);
+    enforceMysqlDeadlines(ds, config.timeoutMs);
   }
   if (migrate) {
     logger.emit('info', 'database ready', {
-      driver: config.database.driver,
-      ...(config.database.driver === 'sqlite'
-        ? { path: config.database.path }
-        : { database: config.database.database }),
+      driver: config.connection.driver,
+      ...(config.connection.driver === 'sqlite'
+        ? { path: config.connection.path }
+        : { database: config.connection.database }),
       migrationsApplied: applied.map((m) => m.name),
     });
   }
@@ -134,13 +134,13 @@ async function isMariaDb(ds: DataSource): Promise<boolean> {
 /** Where the server's TypeORM options carry what {@link openDatabase} needs besides them. */
 const OPEN_WITH = Symbol('openDatabase settings');
 type ServerTypeOrmOptions = TypeOrmModuleOptions & {
-  readonly [OPEN_WITH]: { readonly config: AppConfig; readonly logger: AppLogger };
+  readonly [OPEN_WITH]: { readonly config: DatabaseNamespace; readonly logger: AppLogger };
 };
 
 /** TypeORM as Nest modules use it, from the checked configuration; each module registers its own entities. */
-function typeOrmOptions(config: AppConfig, logger: AppLogger): ServerTypeOrmOptions {
+function typeOrmOptions(config: DatabaseNamespace, logger: AppLogger): ServerTypeOrmOptions {
   return {
-    ...dataSourceOptions(config.database, config.databasePoolSize, undefined, config.databaseTimeoutMs),
+    ...dataSourceOptions(config.connection, config.poolSize, undefined, config.timeoutMs),
     // The entities of every `TypeOrmModule.forFeature` in the application; this module names none.
     autoLoadEntities: true,
     // A database that cannot be opened (or migrated) stops the start at once, as it always did:
@@ -166,7 +166,7 @@ async function openServerDatabase(options?: DataSourceOptions): Promise<DataSour
 @Module({
   imports: [
     TypeOrmModule.forRootAsync({
-      inject: [APP_CONFIG, AppLogger],
+      inject: [databaseConfig.KEY, AppLogger],
       useFactory: typeOrmOptions,
       dataSourceFactory: openServerDatabase,
     }),

@@ -4,8 +4,8 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DataSource } from 'typeorm';
 import type { EntityManager } from 'typeorm';
-import { APP_CONFIG } from '../config/config.js';
-import type { AppConfig } from '../config/config.js';
+import type { ConfigType } from '@nestjs/config';
+import { databaseConfig } from '../config/namespaces.js';
 
 export type Driver = 'sqlite' | 'mysql';
 
@@ -57,10 +57,10 @@ export class DatabaseService {
 
   constructor(
     @InjectDataSource() readonly dataSource: DataSource,
-    @Inject(APP_CONFIG) config: AppConfig,
+    @Inject(databaseConfig.KEY) config: ConfigType<typeof databaseConfig>,
   ) {
     this.driver = dataSource.options.type === 'better-sqlite3' ? 'sqlite' : 'mysql';
-    this.timeoutMs = config.databaseTimeoutMs;
+    this.timeoutMs = config.timeoutMs;
   }
 
   /** Runs `work` in one transaction; commits when it resolves, rolls back when it throws. */

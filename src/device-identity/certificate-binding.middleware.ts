@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { APP_CONFIG } from '../config/config.js';
-import type { AppConfig, DeviceCertMatch } from '../config/config.js';
+import type { ConfigType } from '@nestjs/config';
+import type { DeviceCertMatch } from '../config/config.js';
+import { deviceIdentityConfig } from '../config/namespaces.js';
 import { DatabaseService, isUniqueViolation } from '../database/database.service.js';
 import type { SqlRunner } from '../database/database.service.js';
 import { EnrollmentsService } from '../enrollments/enrollments.service.js';
@@ -71,10 +72,10 @@ export class CertificateBindingMiddleware {
     @Inject(EnrollmentsService) private readonly enrollments: EnrollmentsService,
     @Inject(DatabaseService) private readonly db: DatabaseService,
     @Inject(CertificateBindingsService) private readonly changes: CertificateBindingsService,
-    @Inject(APP_CONFIG) config: AppConfig,
+    @Inject(deviceIdentityConfig.KEY) config: ConfigType<typeof deviceIdentityConfig>,
   ) {
-    this.retro = config.deviceIdentity.bindRetroactively;
-    this.match = config.deviceIdentity.certMatch;
+    this.retro = config.bindRetroactively;
+    this.match = config.certMatch;
   }
 
   async handle<R>(message: object, ctx: BindingContext, next: () => Promise<R>): Promise<R> {

@@ -1,7 +1,7 @@
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
-import { APP_CONFIG } from '../config/config.js';
-import type { AppConfig } from '../config/config.js';
+import type { ConfigType } from '@nestjs/config';
+import { deviceIdentityConfig } from '../config/namespaces.js';
 import { EnrollmentsModule } from '../enrollments/enrollments.module.js';
 import { AppLogger } from '../logging/app-logger.js';
 import { CertificateBindingMiddleware } from './certificate-binding.middleware.js';
@@ -20,8 +20,9 @@ import { DEVICE_IDENTITY_ENTITIES } from './entities/index.js';
   providers: [
     {
       provide: DeviceIdentityService,
-      inject: [APP_CONFIG, AppLogger],
-      useFactory: (config: AppConfig, logger: AppLogger) => createDeviceIdentityService(config, logger),
+      inject: [deviceIdentityConfig.KEY, AppLogger],
+      useFactory: (config: ConfigType<typeof deviceIdentityConfig>, logger: AppLogger) =>
+        createDeviceIdentityService(config, logger),
     },
     CertificateBindingsRepository,
     CertificateBindingsService,

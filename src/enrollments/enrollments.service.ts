@@ -2,8 +2,9 @@ import { Inject, Injectable } from '@nestjs/common';
 import { CheckinError, CheckinErrorCode } from '../checkin/checkin.errors.js';
 import type { ResolvedEnrollment } from '../checkin/enrollment-id.js';
 import { SecretBox } from '../common/secret-box.js';
-import { APP_CONFIG, PUSH_TOPIC_PREFIX } from '../config/config.js';
-import type { AppConfig } from '../config/config.js';
+import type { ConfigType } from '@nestjs/config';
+import { PUSH_TOPIC_PREFIX } from '../config/config.js';
+import { enrollmentsConfig } from '../config/namespaces.js';
 import { DatabaseService, isForeignKeyViolation } from '../database/database.service.js';
 import type { SqlRunner } from '../database/database.service.js';
 import { EnrollmentsRepository } from './enrollments.repository.js';
@@ -37,7 +38,7 @@ export class EnrollmentsService {
     @Inject(DatabaseService) private readonly db: DatabaseService,
     @Inject(EnrollmentsRepository) private readonly repo: EnrollmentsRepository,
     @Inject(SecretBox) private readonly secrets: SecretBox,
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(enrollmentsConfig.KEY) private readonly config: ConfigType<typeof enrollmentsConfig>,
   ) {}
 
   /** Topic must start with `com.apple.mgmt.` and, when `PUSH_TOPICS` is set, be one of them. */

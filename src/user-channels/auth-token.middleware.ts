@@ -1,8 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { CheckinError, CheckinErrorCode } from '../checkin/checkin.errors.js';
 import type { CheckinContext, CheckinMiddleware, CheckinResult } from '../checkin/checkin.types.js';
-import { APP_CONFIG } from '../config/config.js';
-import type { AppConfig } from '../config/config.js';
+import type { ConfigType } from '@nestjs/config';
+import { userChannelsConfig } from '../config/namespaces.js';
 import { authTokenMatches } from './auth-token.js';
 import { UserChannelsService } from './user-channels.service.js';
 
@@ -19,9 +19,9 @@ export class AuthTokenMiddleware implements CheckinMiddleware {
 
   constructor(
     @Inject(UserChannelsService) private readonly userChannels: UserChannelsService,
-    @Inject(APP_CONFIG) config: AppConfig,
+    @Inject(userChannelsConfig.KEY) config: ConfigType<typeof userChannelsConfig>,
   ) {
-    this.enabled = config.userAuthenticate.authTokenCheck;
+    this.enabled = config.authTokenCheck;
   }
 
   async handle(message: object, ctx: CheckinContext, next: () => Promise<CheckinResult>): Promise<CheckinResult> {

@@ -3,8 +3,9 @@ import { randomBytes } from 'node:crypto';
 import { CheckinError, CheckinErrorCode } from '../checkin/checkin.errors.js';
 import { CheckinHandler } from '../checkin/checkin-handler.decorator.js';
 import type { CheckinContext, CheckinMessageHandler, CheckinResult } from '../checkin/checkin.types.js';
-import { APP_CONFIG } from '../config/config.js';
-import type { AppConfig, UserAuthenticateConfig } from '../config/config.js';
+import type { ConfigType } from '@nestjs/config';
+import type { UserAuthenticateConfig } from '../config/config.js';
+import { userChannelsConfig } from '../config/namespaces.js';
 import { hashAuthToken, newAuthToken } from './auth-token.js';
 import { UserAuthenticateMessage } from './user-authenticate.message.js';
 import { UserChannelsService } from './user-channels.service.js';
@@ -31,9 +32,9 @@ export class UserAuthenticateHandler implements CheckinMessageHandler<UserAuthen
   constructor(
     @Inject(UserChannelsService) private readonly userChannels: UserChannelsService,
     @Inject(USER_AUTHENTICATOR) private readonly authenticator: UserAuthenticator,
-    @Inject(APP_CONFIG) config: AppConfig,
+    @Inject(userChannelsConfig.KEY) config: ConfigType<typeof userChannelsConfig>,
   ) {
-    this.config = config.userAuthenticate;
+    this.config = config;
   }
 
   async handle(msg: UserAuthenticateMessage, ctx: CheckinContext): Promise<CheckinResult> {
