@@ -2,9 +2,10 @@ import { Module } from '@nestjs/common';
 import type { DynamicModule } from '@nestjs/common';
 import { AdminModule } from './admin/admin.module.js';
 import { CheckinModule } from './checkin/checkin.module.js';
+import { CHECKIN_PIPELINE } from './checkin.wiring.js';
 import type { SecretBox } from './common/secret-box.js';
 import type { AppConfig } from './config/config.js';
-import { ConfigModule } from './config/config.module.js';
+import { AppConfigModule } from './config/config.module.js';
 import { DatabaseModule } from './database/database.module.js';
 import { EnrollmentsModule } from './enrollments/enrollments.module.js';
 import { HealthModule } from './health/health.module.js';
@@ -25,9 +26,9 @@ export class AppModule {
     return {
       module: AppModule,
       imports: [
-        ConfigModule.forRoot(config, logger, secretBox),
+        AppConfigModule.forRoot(config, logger, secretBox),
         DatabaseModule,
-        CheckinModule,
+        CheckinModule.forRoot(CHECKIN_PIPELINE),
         EnrollmentsModule,
         AdminModule,
         TokensModule,

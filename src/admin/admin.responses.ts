@@ -9,8 +9,9 @@ import {
 } from '@nestjs/swagger';
 import { ENROLLMENT_TYPES } from '../checkin/enrollment-id.js';
 import type { EnrollmentType } from '../checkin/enrollment-id.js';
-import type { BindingRevokedReason } from '../device-identity/entities/certificate-binding.entity.js';
-import type { DeviceView, EnrollmentView, UserView } from '../enrollments/enrollments.queries.js';
+import type { BindingRevokedReason } from '../device-identity/certificate-bindings.service.js';
+import type { DeviceView, EnrollmentView } from '../enrollments/enrollments.queries.js';
+import type { UserView } from '../user-channels/user-channels.service.js';
 
 /** The security scheme of every /api route: see ApiKeyGuard. */
 export const ADMIN_SECURITY = 'adminApiKey';

@@ -2,8 +2,8 @@ import { HttpException, HttpStatus, Inject, Injectable, UnauthorizedException } 
 import type { CanActivate, ExecutionContext } from '@nestjs/common';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Request } from 'express';
-import { APP_CONFIG } from '../config/config.js';
-import type { AppConfig } from '../config/config.js';
+import type { ConfigType } from '@nestjs/config';
+import { adminConfig } from '../config/namespaces.js';
 
 const digest = (s: string): Buffer => createHash('sha256').update(s, 'utf8').digest();
 
@@ -16,8 +16,8 @@ const digest = (s: string): Buffer => createHash('sha256').update(s, 'utf8').dig
 export class ApiKeyGuard implements CanActivate {
   private readonly expected: Buffer | undefined;
 
-  constructor(@Inject(APP_CONFIG) config: AppConfig) {
-    this.expected = config.adminApiKey === undefined ? undefined : digest(config.adminApiKey);
+  constructor(@Inject(adminConfig.KEY) config: ConfigType<typeof adminConfig>) {
+    this.expected = config.apiKey === undefined ? undefined : digest(config.apiKey);
   }
 
   canActivate(context: ExecutionContext): boolean {

@@ -19,10 +19,11 @@ import {
   ApiTags,
 } from '@nestjs/swagger';
 import { CertificateBindingsService } from '../device-identity/certificate-bindings.service.js';
-import type { BindingView } from '../device-identity/certificate-bindings.repository.js';
-import type { BindingRevokedReason } from '../device-identity/entities/certificate-binding.entity.js';
+import type { BindingRevokedReason, BindingView } from '../device-identity/certificate-bindings.service.js';
 import { EnrollmentsQueries } from '../enrollments/enrollments.queries.js';
-import type { DeviceView, EnrollmentView, UserView } from '../enrollments/enrollments.queries.js';
+import type { DeviceView, EnrollmentView } from '../enrollments/enrollments.queries.js';
+import { UserChannelsService } from '../user-channels/user-channels.service.js';
+import type { UserView } from '../user-channels/user-channels.service.js';
 import {
   ADMIN_DISABLED_EXAMPLE,
   ApiAdminCommon,
@@ -69,6 +70,7 @@ export class InspectionController {
   constructor(
     @Inject(EnrollmentsQueries) private readonly queries: EnrollmentsQueries,
     @Inject(CertificateBindingsService) private readonly bindings: CertificateBindingsService,
+    @Inject(UserChannelsService) private readonly userChannels: UserChannelsService,
   ) {}
 
   /** The device, its enrollments, and the identity certificates bound to it (never a key). */
@@ -151,7 +153,7 @@ export class InspectionController {
   @ApiOkResponse({ description: 'The users, oldest first.', type: [UserViewBody] })
   @ApiNotFoundResponse({ description: `No such device, ${NOT_FOUND}`, type: HttpErrorBody })
   async users(@Param('udid') udid: string): Promise<UserView[]> {
-    const users = await this.queries.users(udid);
+    const users = await this.userChannels.usersOfDevice(udid);
     if (users === undefined) throw new NotFoundException(`no device ${udid}`);
     return users;
   }

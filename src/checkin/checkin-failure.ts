@@ -1,6 +1,5 @@
 import { SecretDecryptionError } from '../common/secret-box.js';
 import { isDatabaseUnavailable } from '../database/database.service.js';
-import { IdentityError } from '../device-identity/certificate-verifier.js';
 import { CheckinError, CheckinErrorCode } from './checkin.errors.js';
 
 export interface CheckinFailure {
@@ -33,10 +32,6 @@ export function mapCheckinFailure(err: unknown): CheckinFailure {
       deviceText: 'Internal Server Error',
       logReason: `${err.message}; ${err.hint}`,
     };
-  }
-  if (err instanceof IdentityError) {
-    const code = err.status === 403 ? CheckinErrorCode.IdentityNotAllowed : CheckinErrorCode.IdentityInvalid;
-    return { status: err.status, code, deviceText: err.message, logReason: err.message };
   }
   const reason = err instanceof Error ? err.message : String(err);
   const stack = err instanceof Error ? err.stack : undefined;

@@ -7,7 +7,7 @@ import { IsString, registerDecorator } from 'class-validator';
 import { CheckinHandler } from './checkin-handler.decorator.js';
 import { CheckinHandlerRegistry } from './checkin-handler.registry.js';
 import { OK } from './checkin.types.js';
-import type { CheckinMessageHandler, CheckinResult } from './checkin.types.js';
+import type { CheckinContext, CheckinMessageHandler, CheckinResult } from './checkin.types.js';
 
 class SomeMessage {
   MessageType!: string;
@@ -111,6 +111,36 @@ describe('CheckinHandlerRegistry.register', () => {
     // The first registration stands.
     assert.equal(registry.get('Authenticate')!.handler, first);
     assert.equal(registry.get('Authenticate')!.dto, SomeMessage);
+  });
+
+  it('splits a MessageType between two handlers by channel, each message to its own', async () => {
+    const registry = bareRegistry();
+    const device = new FirstHandler();
+    const user = new SecondHandler();
+    registry.register({ messageType: 'TokenUpdate', dto: SomeMessage }, device, 'DeviceHandler');
+    registry.register({ messageType: 'TokenUpdate', dto: SomeMessage, channels: ['user'] }, user, 'UserHandler');
+    const registered = registry.get('TokenUpdate')!;
+    assert.deepStrictEqual([...registered.channels].sort(), ['device', 'user']);
+    const on = (channel: 'device' | 'user') =>
+      ({ messageType: 'TokenUpdate', enrollment: { channel } }) as unknown as CheckinContext;
+    assert.equal((await registered.handler.handle({}, on('device'))).status, 200);
+    assert.equal((await registered.handler.handle({}, on('user'))).status, 204);
+    assert.deepStrictEqual(registry.messageTypes(), ['TokenUpdate']);
+  });
+
+  it('refuses a second handler on a channel already claimed, and a split with two DTOs', () => {
+    const registry = bareRegistry();
+    registry.register({ messageType: 'T', dto: SomeMessage, channels: ['device', 'user'] }, new FirstHandler(), 'A');
+    assert.throws(
+      () => registry.register({ messageType: 'T', dto: SomeMessage, channels: ['user'] }, new SecondHandler(), 'B'),
+      /^Error: Two check-in handlers claim MessageType "T": A and B$/,
+    );
+    registry.register({ messageType: 'U', dto: SomeMessage }, new FirstHandler(), 'A');
+    assert.throws(
+      () => registry.register({ messageType: 'U', dto: OtherMessage, channels: ['user'] }, new SecondHandler(), 'B'),
+      /must share one DTO: SomeMessage \(A\) and OtherMessage \(B\)/,
+    );
+    assert.deepStrictEqual([...registry.get('U')!.channels], ['device']);
   });
 
   it('refuses the same handler registered twice', () => {

@@ -12,18 +12,27 @@ export interface RegisteredHandler {
   readonly messageType: string;
   readonly dto: new () => object;
   readonly channels: ReadonlySet<Channel>;
-  readonly foldsWriteGuard: boolean;
+  /** The channels whose handler was registered with `foldsWriteGuard`. */
+  readonly foldsWriteGuard: ReadonlySet<Channel>;
+  /** The handler; for a MessageType handled per channel by two modules, one that hands each channel to its own. */
   readonly handler: CheckinMessageHandler;
+}
+
+interface Registration extends RegisteredHandler {
+  /** Who handles each channel, and under which name (for error messages). */
+  readonly byChannel: ReadonlyMap<Channel, { readonly handler: CheckinMessageHandler; readonly name: string }>;
 }
 
 /**
  * Every `@CheckinHandler` provider in the application, by MessageType. Filled once at
- * start-up; a second handler for the same MessageType is a programming error and stops
- * the start so it is found before any device is served.
+ * start-up; two handlers claiming the same MessageType on the same channel is a programming
+ * error and stops the start so it is found before any device is served. A MessageType may be
+ * split between modules by channel (the device channel's TokenUpdate in enrollments/, the user
+ * channels' in user-channels/), with one DTO: each message reaches the handler of its channel.
  */
 @Injectable()
 export class CheckinHandlerRegistry implements OnModuleInit {
-  private readonly handlers = new Map<string, RegisteredHandler>();
+  private readonly handlers = new Map<string, Registration>();
 
   constructor(@Inject(DiscoveryService) private readonly discovery: DiscoveryService) {}
 
@@ -37,15 +46,23 @@ export class CheckinHandlerRegistry implements OnModuleInit {
   }
 
   register(options: CheckinHandlerOptions, handler: CheckinMessageHandler, name = 'handler'): void {
-    const existing = this.handlers.get(options.messageType);
+    const type = options.messageType;
+    const channels: readonly Channel[] = options.channels ?? ['device'];
+    const existing = this.handlers.get(type);
     if (existing !== undefined) {
-      throw new Error(
-        `Two check-in handlers claim MessageType "${options.messageType}": ` +
-          `${existing.handler.constructor.name} and ${name}`,
-      );
+      const taken = channels.map((c) => existing.byChannel.get(c)).find((h) => h !== undefined);
+      if (taken !== undefined) {
+        throw new Error(`Two check-in handlers claim MessageType "${type}": ${taken.name} and ${name}`);
+      }
+      if (existing.dto !== options.dto) {
+        throw new Error(
+          `The check-in handlers of MessageType "${type}" must share one DTO: ` +
+            `${existing.dto.name} (${[...existing.byChannel.values()][0]?.name ?? 'handler'}) and ${options.dto.name} (${name})`,
+        );
+      }
     }
     if (typeof (handler as Partial<CheckinMessageHandler>).handle !== 'function') {
-      throw new Error(`Check-in handler ${name} for "${options.messageType}" has no handle() method`);
+      throw new Error(`Check-in handler ${name} for "${type}" has no handle() method`);
     }
     const asyncProperty = asynchronouslyValidated(options.dto);
     if (asyncProperty !== undefined) {
@@ -54,12 +71,18 @@ export class CheckinHandlerRegistry implements OnModuleInit {
           'messages are validated synchronously (validateSync), which would skip that constraint',
       );
     }
-    this.handlers.set(options.messageType, {
-      messageType: options.messageType,
+    const byChannel = new Map(existing?.byChannel);
+    for (const c of channels) byChannel.set(c, { handler, name });
+    this.handlers.set(type, {
+      messageType: type,
       dto: options.dto,
-      channels: new Set(options.channels ?? ['device']),
-      foldsWriteGuard: options.foldsWriteGuard === true,
-      handler,
+      channels: new Set(byChannel.keys()),
+      foldsWriteGuard: new Set([
+        ...(existing?.foldsWriteGuard ?? []),
+        ...(options.foldsWriteGuard === true ? channels : []),
+      ]),
+      handler: existing === undefined ? handler : byChannelHandler(byChannel),
+      byChannel,
     });
   }
 
@@ -70,6 +93,21 @@ export class CheckinHandlerRegistry implements OnModuleInit {
   messageTypes(): string[] {
     return [...this.handlers.keys()].sort();
   }
+}
+
+/** Hands each message to the handler of its channel (the dispatcher has refused the others). */
+function byChannelHandler(
+  byChannel: ReadonlyMap<Channel, { readonly handler: CheckinMessageHandler }>,
+): CheckinMessageHandler {
+  return {
+    handle: (message, ctx) => {
+      const own = byChannel.get(ctx.enrollment.channel);
+      if (own === undefined) {
+        return Promise.reject(new Error(`no handler for ${ctx.messageType} on a ${ctx.enrollment.channel} channel`));
+      }
+      return own.handler.handle(message, ctx);
+    },
+  };
 }
 
 /** The first property of the DTO with an asynchronous class-validator constraint, if any. */

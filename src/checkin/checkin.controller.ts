@@ -1,14 +1,15 @@
 import { Controller, Inject, Post, Put, Req, Res } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import type { Request, Response } from 'express';
-import { APP_CONFIG } from '../config/config.js';
-import type { AppConfig } from '../config/config.js';
-import { DeviceIdentityService } from '../device-identity/device-identity.service.js';
+import type { ConfigType } from '@nestjs/config';
+import { checkinConfig } from '../config/namespaces.js';
 import { AppLogger } from '../logging/app-logger.js';
 import { CheckinDispatcher } from './checkin.dispatcher.js';
 import { ApiCheckin, CHECKIN_CONTENT_TYPE } from './checkin.openapi.js';
 import { CheckinError, CheckinErrorCode } from './checkin.errors.js';
 import { mapCheckinFailure } from './checkin-failure.js';
+import { CHECKIN_IDENTITY } from './checkin-identity.js';
+import type { CheckinIdentity } from './checkin-identity.js';
 import type { CheckinResult } from './checkin.types.js';
 import { resolveEnrollment } from './enrollment-id.js';
 import { encodePlist } from './plist/plist-encoder.js';
@@ -36,9 +37,9 @@ const REQUEST_ID_RE = /^[A-Za-z0-9._-]{1,64}$/;
 export class CheckinController {
   constructor(
     @Inject(CheckinDispatcher) private readonly dispatcher: CheckinDispatcher,
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(checkinConfig.KEY) private readonly config: ConfigType<typeof checkinConfig>,
     @Inject(AppLogger) private readonly logger: AppLogger,
-    @Inject(DeviceIdentityService) private readonly identity: DeviceIdentityService,
+    @Inject(CHECKIN_IDENTITY) private readonly identity: CheckinIdentity,
   ) {}
 
   @Put('checkin')
@@ -119,7 +120,7 @@ export class CheckinController {
     let status: number;
     let logLevel: 'info' | undefined;
     try {
-      const rawBody = await readBody(req, this.config.checkinMaxBodyBytes);
+      const rawBody = await readBody(req, this.config.maxBodyBytes);
       if (rawBody.length === 0) throw new CheckinError(CheckinErrorCode.MalformedPlist, 'the body is empty');
       // Who sent it, before a byte of the body is decoded.
       const certificate = await this.identity.identify(req.headers, rawBody).catch((err: unknown) => {

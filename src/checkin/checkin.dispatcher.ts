@@ -1,9 +1,9 @@
 import { Inject, Injectable, Optional } from '@nestjs/common';
 import { validateSync } from 'class-validator';
 import type { ValidationError } from 'class-validator';
-import type { VerifiedCertificate } from '../device-identity/certificate-verifier.js';
 import { CheckinError, CheckinErrorCode } from './checkin.errors.js';
 import { CheckinHandlerRegistry } from './checkin-handler.registry.js';
+import type { CheckinCertificate } from './checkin-identity.js';
 import { CHECKIN_MIDDLEWARE } from './checkin.types.js';
 import type { CheckinContext, CheckinMiddleware, CheckinResult } from './checkin.types.js';
 import { EnrollmentIdError, resolveEnrollment } from './enrollment-id.js';
@@ -27,7 +27,7 @@ export interface DispatchInput {
   readonly rawBody: Buffer;
   readonly requestId: string;
   readonly receivedAt: Date;
-  readonly certificate: VerifiedCertificate | null;
+  readonly certificate: CheckinCertificate | null;
   /** Filled as the request goes; the controller logs it whatever the outcome. */
   readonly logFields: Record<string, unknown>;
 }
@@ -107,7 +107,7 @@ export class CheckinDispatcher {
       receivedAt: input.receivedAt,
       certificate: input.certificate,
       logFields: input.logFields,
-      foldsWriteGuard: registered.foldsWriteGuard,
+      foldsWriteGuard: registered.foldsWriteGuard.has(enrollment.channel),
     };
     const chain = this.middleware.reduceRight<() => Promise<CheckinResult>>(
       (next, mw) => () => mw.handle(message, ctx, next),

@@ -1,4 +1,4 @@
-import type { VerifiedCertificate } from '../device-identity/certificate-verifier.js';
+import type { CheckinCertificate } from './checkin-identity.js';
 import type { ResolvedEnrollment } from './enrollment-id.js';
 
 /** What a handler returns: a status and, optionally, a plist (or JSON) body. */
@@ -21,7 +21,7 @@ export interface CheckinContext {
   readonly requestId: string;
   readonly receivedAt: Date;
   /** The device's verified identity certificate; `null` only when DEVICE_AUTH=none. */
-  readonly certificate: VerifiedCertificate | null;
+  readonly certificate: CheckinCertificate | null;
   /** Set by handlers and middleware; added to the request's log line. Never secrets. */
   readonly logFields: Record<string, unknown>;
   /** Whether the handler was registered with `foldsWriteGuard` (see {@link WriteGuard}). */

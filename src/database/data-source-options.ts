@@ -2,32 +2,30 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { DataSourceOptions } from 'typeorm';
 import type { DatabaseConfig } from '../config/config.js';
-import { CertificateBindingEntity } from '../device-identity/entities/certificate-binding.entity.js';
-import { DeviceEntity } from '../enrollments/entities/device.entity.js';
-import { EnrollmentEntity } from '../enrollments/entities/enrollment.entity.js';
-import { UserEntity } from '../enrollments/entities/user.entity.js';
-import { TokenReplayEntity } from '../tokens/entities/token-replay.entity.js';
 import { MYSQL_MIGRATIONS } from './migrations/mysql/index.js';
 import { SQLITE_MIGRATIONS } from './migrations/sqlite/index.js';
 
-export const ENTITIES = [DeviceEntity, EnrollmentEntity, CertificateBindingEntity, TokenReplayEntity, UserEntity];
+/** What `entities` may hold: the classes each module registers (this folder names none of them). */
+export type EntityList = NonNullable<DataSourceOptions['entities']>;
 
 /**
  * TypeORM options for either driver. Schema changes come only from the committed
- * migrations; `synchronize` is never on.
+ * migrations; `synchronize` is never on. The entities come from the caller: in the server
+ * the modules register their own (`TypeOrmModule.forFeature`), the CLI data source lists them.
  */
 export function dataSourceOptions(
   db: DatabaseConfig,
   poolSize = 10,
   serverKind: 'mysql' | 'mariadb' = 'mysql',
   timeoutMs = 5000,
+  entities: EntityList = [],
 ): DataSourceOptions {
   if (db.driver === 'sqlite') {
     if (db.path !== ':memory:') mkdirSync(dirname(db.path), { recursive: true });
     return {
       type: 'better-sqlite3',
       database: db.path,
-      entities: ENTITIES,
+      entities,
       migrations: SQLITE_MIGRATIONS,
       migrationsTableName: 'migrations',
       synchronize: false,
@@ -43,7 +41,7 @@ export function dataSourceOptions(
   return {
     type: serverKind,
     url: db.url,
-    entities: ENTITIES,
+    entities,
     migrations: MYSQL_MIGRATIONS,
     migrationsTableName: 'migrations',
     synchronize: false,

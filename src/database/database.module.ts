@@ -1,30 +1,48 @@
-import { Global, Inject, Injectable, Module } from '@nestjs/common';
+import { Global, Module } from '@nestjs/common';
 import { APP_FILTER } from '@nestjs/core';
-import type { OnApplicationShutdown } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import type { TypeOrmModuleOptions } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import type { DataSourceOptions } from 'typeorm';
-import { APP_CONFIG } from '../config/config.js';
-import type { AppConfig } from '../config/config.js';
+import { databaseConfig } from '../config/namespaces.js';
+import type { DatabaseNamespace } from '../config/namespaces.js';
 import { AppLogger } from '../logging/app-logger.js';
 import { dataSourceOptions } from './data-source-options.js';
+import type { EntityList } from './data-source-options.js';
 import { DatabaseUnavailableFilter } from './database-unavailable.filter.js';
 import { DatabaseService } from './database.service.js';
 import { enforceMysqlDeadlines } from './mysql-deadlines.js';
 
+/** What {@link openDatabase} does besides opening the database. */
+export interface OpenDatabaseOptions {
+  /** Apply pending migrations first (default true). */
+  readonly migrate?: boolean;
+  /** The entity classes TypeORM maps (the server's come from the modules' `forFeature`). */
+  readonly entities?: EntityList;
+}
+
 /**
  * Opens the database and, unless `migrate` is false, applies pending migrations before
  * anything else starts. Then bounds every later wait by DATABASE_TIMEOUT_MS (migrations
- * themselves may run longer).
+ * themselves may run longer), closing included.
  */
-export async function openDatabase(config: AppConfig, logger: AppLogger, migrate = true): Promise<DataSource> {
-  const options = (kind?: 'mysql' | 'mariadb'): DataSourceOptions =>
-    dataSourceOptions(config.database, config.databasePoolSize, kind, config.databaseTimeoutMs);
-  let ds = new DataSource(options());
+export async function openDatabase(
+  config: DatabaseNamespace,
+  logger: AppLogger,
+  { migrate = true, entities = [] }: OpenDatabaseOptions = {},
+): Promise<DataSource> {
+  const create = (kind?: 'mysql' | 'mariadb'): DataSource =>
+    new BoundedCloseDataSource(
+      dataSourceOptions(config.connection, config.poolSize, kind, config.timeoutMs, entities),
+      config.timeoutMs,
+      logger,
+    );
+  let ds = create();
   await ds.initialize();
   if (ds.options.type === 'mysql' && (await isMariaDb(ds))) {
     // TypeORM reads MariaDB's catalogue differently (e.g. DEFAULT NULL); tell it what it talks to.
     await ds.destroy();
-    ds = new DataSource(options('mariadb'));
+    ds = create('mariadb');
     await ds.initialize();
   }
   const applied = migrate ? await runMigrationsLocked(ds, logger) : [];
@@ -32,18 +50,44 @@ export async function openDatabase(config: AppConfig, logger: AppLogger, migrate
     // From here on a lock is waited for by DatabaseService, without blocking the event loop.
     await ds.query('PRAGMA busy_timeout = 0');
   } else {
-    enforceMysqlDeadlines(ds, config.databaseTimeoutMs);
+    enforceMysqlDeadlines(ds, config.timeoutMs);
   }
   if (migrate) {
     logger.emit('info', 'database ready', {
-      driver: config.database.driver,
-      ...(config.database.driver === 'sqlite'
-        ? { path: config.database.path }
-        : { database: config.database.database }),
+      driver: config.connection.driver,
+      ...(config.connection.driver === 'sqlite'
+        ? { path: config.connection.path }
+        : { database: config.connection.database }),
       migrationsApplied: applied.map((m) => m.name),
     });
   }
   return ds;
+}
+
+/**
+ * A data source whose `destroy()` gives up after DATABASE_TIMEOUT_MS: a server that dropped off
+ * the network never answers the goodbye, and shutdown (TypeOrmModule closes the data source in
+ * its shutdown hook) must not wait for it forever.
+ */
+class BoundedCloseDataSource extends DataSource {
+  constructor(
+    options: DataSourceOptions,
+    private readonly closeTimeoutMs: number,
+    private readonly appLogger: AppLogger,
+  ) {
+    super(options);
+  }
+
+  override async destroy(): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const gaveUp = new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(true), this.closeTimeoutMs);
+    });
+    const closed = super.destroy().then(() => false);
+    const timedOut = await Promise.race([closed, gaveUp]);
+    clearTimeout(timer);
+    if (timedOut) this.appLogger.emit('warn', 'the database did not close in time; exiting without waiting for it');
+  }
 }
 
 /** How long a replica waits for another one's migrations before it gives up (start-up fails). */
@@ -87,39 +131,47 @@ async function isMariaDb(ds: DataSource): Promise<boolean> {
   return /mariadb/i.test(rows[0]?.v ?? '');
 }
 
-@Injectable()
-class DatabaseCloser implements OnApplicationShutdown {
-  constructor(
-    @Inject(DataSource) private readonly ds: DataSource,
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
-    @Inject(AppLogger) private readonly logger: AppLogger,
-  ) {}
-  async onApplicationShutdown(): Promise<void> {
-    if (!this.ds.isInitialized) return;
-    // A server that dropped off the network never answers the goodbye: do not wait for it forever.
-    let timer: NodeJS.Timeout | undefined;
-    const gaveUp = new Promise<boolean>((resolve) => {
-      timer = setTimeout(() => resolve(true), this.config.databaseTimeoutMs);
-    });
-    const closed = this.ds.destroy().then(() => false);
-    const timedOut = await Promise.race([closed, gaveUp]);
-    clearTimeout(timer);
-    if (timedOut) this.logger.emit('warn', 'the database did not close in time; exiting without waiting for it');
-  }
+/** Where the server's TypeORM options carry what {@link openDatabase} needs besides them. */
+const OPEN_WITH = Symbol('openDatabase settings');
+type ServerTypeOrmOptions = TypeOrmModuleOptions & {
+  readonly [OPEN_WITH]: { readonly config: DatabaseNamespace; readonly logger: AppLogger };
+};
+
+/** TypeORM as Nest modules use it, from the checked configuration; each module registers its own entities. */
+function typeOrmOptions(config: DatabaseNamespace, logger: AppLogger): ServerTypeOrmOptions {
+  return {
+    ...dataSourceOptions(config.connection, config.poolSize, undefined, config.timeoutMs),
+    // The entities of every `TypeOrmModule.forFeature` in the application; this module names none.
+    autoLoadEntities: true,
+    // A database that cannot be opened (or migrated) stops the start at once, as it always did:
+    // the orchestrator restarts the pod, no silent retry loop hides the cause.
+    toRetry: () => false,
+    [OPEN_WITH]: { config, logger },
+  };
 }
 
+/** Opens the data source TypeOrmModule serves, with the entities it collected from the modules. */
+async function openServerDatabase(options?: DataSourceOptions): Promise<DataSource> {
+  const settings = (options as Partial<ServerTypeOrmOptions> | undefined)?.[OPEN_WITH];
+  if (options === undefined || settings === undefined) throw new Error('the TypeORM options lack the server settings');
+  return openDatabase(settings.config, settings.logger, { entities: options.entities ?? [] });
+}
+
+/**
+ * The database for the whole application: TypeOrmModule's data source (injected with
+ * `@InjectDataSource()`, repositories with `@InjectRepository()` in the modules that own the
+ * entities), migrated at start-up, and DatabaseService for hand-written SQL.
+ */
 @Global()
 @Module({
-  providers: [
-    {
-      provide: DataSource,
-      inject: [APP_CONFIG, AppLogger],
-      useFactory: (config: AppConfig, logger: AppLogger) => openDatabase(config, logger),
-    },
-    DatabaseService,
-    DatabaseCloser,
-    { provide: APP_FILTER, useClass: DatabaseUnavailableFilter },
+  imports: [
+    TypeOrmModule.forRootAsync({
+      inject: [databaseConfig.KEY, AppLogger],
+      useFactory: typeOrmOptions,
+      dataSourceFactory: openServerDatabase,
+    }),
   ],
-  exports: [DataSource, DatabaseService],
+  providers: [DatabaseService, { provide: APP_FILTER, useClass: DatabaseUnavailableFilter }],
+  exports: [DatabaseService],
 })
 export class DatabaseModule {}

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { DataSource } from 'typeorm';
 import { loadConfig } from '../config/config.js';
+import { databaseConfig } from '../config/namespaces.js';
 import { DatabaseService } from './database.service.js';
 
 describe('DatabaseService.enclosingTransaction', () => {
@@ -11,7 +12,7 @@ describe('DatabaseService.enclosingTransaction', () => {
     ds = new DataSource({ type: 'better-sqlite3', database: ':memory:' });
     await ds.initialize();
     await ds.query('CREATE TABLE t (v TEXT PRIMARY KEY)');
-    db = new DatabaseService(ds, loadConfig({}));
+    db = new DatabaseService(ds, databaseConfig.slice(loadConfig({})));
   });
   after(async () => {
     await ds.destroy();

@@ -1,10 +1,11 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { Inject, Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DataSource } from 'typeorm';
 import type { EntityManager } from 'typeorm';
-import { APP_CONFIG } from '../config/config.js';
-import type { AppConfig } from '../config/config.js';
+import type { ConfigType } from '@nestjs/config';
+import { databaseConfig } from '../config/namespaces.js';
 
 export type Driver = 'sqlite' | 'mysql';
 
@@ -55,11 +56,11 @@ export class DatabaseService {
   private readonly enclosing = new AsyncLocalStorage<{ tx: SqlRunner; savepoints: number }>();
 
   constructor(
-    @Inject(DataSource) readonly dataSource: DataSource,
-    @Inject(APP_CONFIG) config: AppConfig,
+    @InjectDataSource() readonly dataSource: DataSource,
+    @Inject(databaseConfig.KEY) config: ConfigType<typeof databaseConfig>,
   ) {
     this.driver = dataSource.options.type === 'better-sqlite3' ? 'sqlite' : 'mysql';
-    this.timeoutMs = config.databaseTimeoutMs;
+    this.timeoutMs = config.timeoutMs;
   }
 
   /** Runs `work` in one transaction; commits when it resolves, rolls back when it throws. */

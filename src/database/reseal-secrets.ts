@@ -6,6 +6,7 @@
 import 'reflect-metadata';
 import { secretBoxFor } from '../app.factory.js';
 import { loadConfigOrExit } from '../config/config.js';
+import { databaseConfig } from '../config/namespaces.js';
 import { AppLogger } from '../logging/app-logger.js';
 import { openDatabase } from './database.module.js';
 import { DatabaseService } from './database.service.js';
@@ -15,7 +16,7 @@ async function main(): Promise<void> {
   const config = loadConfigOrExit();
   const logger = new AppLogger(config.logLevel, config.logFormat);
   const box = secretBoxFor(config, logger);
-  const ds = await openDatabase(config, logger, false);
+  const ds = await openDatabase(databaseConfig.slice(config), logger, { migrate: false });
   let failed = 0;
   try {
     if (await ds.showMigrations()) {
@@ -23,7 +24,7 @@ async function main(): Promise<void> {
       process.exitCode = 1;
       return;
     }
-    const db = new DatabaseService(ds, config);
+    const db = new DatabaseService(ds, databaseConfig.slice(config));
     out(`resealing under key ${box.currentKeyId}`);
     for (const col of SEALED_COLUMNS) {
       const name = `${col.table}.${col.column}`;

@@ -1,9 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { CheckinError, CheckinErrorCode } from '../checkin/checkin.errors.js';
-import { WriteGuardUnmet } from '../checkin/checkin.types.js';
-import type { CheckinContext, CheckinMiddleware, CheckinResult } from '../checkin/checkin.types.js';
-import { APP_CONFIG } from '../config/config.js';
-import type { AppConfig, DeviceCertMatch } from '../config/config.js';
+import type { ConfigType } from '@nestjs/config';
+import type { DeviceCertMatch } from '../config/config.js';
+import { deviceIdentityConfig } from '../config/namespaces.js';
 import { DatabaseService, isUniqueViolation } from '../database/database.service.js';
 import type { SqlRunner } from '../database/database.service.js';
 import { EnrollmentsService } from '../enrollments/enrollments.service.js';
@@ -14,9 +12,59 @@ import type { BindingState } from './certificate-bindings.repository.js';
 import { namesInclude } from './certificate-names.js';
 import type { VerifiedCertificate } from './certificate-verifier.js';
 
-/** A change of a device's bindings, logged once its transaction has committed. */
 /** A change of the device's bindings, before the service adds who made it. */
 type BindingChange = Omit<ServiceBindingChange, 'deviceId' | 'messageType' | 'requestId'>;
+
+/**
+ * What the binding needs to know of a check-in. The check-in pipeline's context has all of it
+ * (this module does not import the pipeline: AppModule plugs this middleware into it).
+ */
+export interface BindingContext {
+  readonly messageType: string;
+  readonly enrollment: { readonly deviceId: string; readonly channel: 'device' | 'user' };
+  readonly requestId: string;
+  readonly receivedAt: Date;
+  /** The verified certificate; `null` when identities are not checked (DEVICE_AUTH=none). */
+  readonly certificate: VerifiedCertificate | null;
+  /** Added to the request's log line. */
+  readonly logFields: Record<string, unknown>;
+  /** Whether the handler takes the check as a guard on its write instead (see {@link BindingGuard}). */
+  readonly foldsWriteGuard: boolean;
+  /** Set here for such a handler. */
+  writeGuard?: BindingGuard;
+}
+
+/**
+ * "This certificate is bound to this device and not revoked" as a boolean SQL expression, for
+ * a handler that can make its write conditional on it (the check-in pipeline's WriteGuard):
+ * the binding is then checked in the statement that writes, with no read of its own before.
+ */
+export interface BindingGuard {
+  readonly sql: string;
+  readonly params: readonly unknown[];
+}
+
+/** The handler's guarded write found the guard not holding and wrote nothing. */
+export class BindingGuardUnmet extends Error {
+  constructor() {
+    super('the certificate binding guard did not hold');
+    this.name = 'BindingGuardUnmet';
+  }
+}
+
+/**
+ * A message the binding rules refuse: `forbidden` (403: not this device's certificate) or
+ * `retry` (503: an overlapping message of the same device won a race; sending again succeeds).
+ */
+export class CertificateBindingError extends Error {
+  constructor(
+    readonly kind: 'forbidden' | 'retry',
+    message: string,
+  ) {
+    super(message);
+    this.name = 'CertificateBindingError';
+  }
+}
 
 /**
  * Certificate binding ("cert auth" in the Go servers): every message of a device, and of its
@@ -36,7 +84,7 @@ type BindingChange = Omit<ServiceBindingChange, 'deviceId' | 'messageType' | 're
  * handler or rolls its transaction back, so a refused message changes nothing.
  */
 @Injectable()
-export class CertificateBindingMiddleware implements CheckinMiddleware {
+export class CertificateBindingMiddleware {
   readonly name = 'certificate-binding';
   private readonly retro: boolean;
   private readonly match: DeviceCertMatch;
@@ -46,13 +94,13 @@ export class CertificateBindingMiddleware implements CheckinMiddleware {
     @Inject(EnrollmentsService) private readonly enrollments: EnrollmentsService,
     @Inject(DatabaseService) private readonly db: DatabaseService,
     @Inject(CertificateBindingsService) private readonly changes: CertificateBindingsService,
-    @Inject(APP_CONFIG) config: AppConfig,
+    @Inject(deviceIdentityConfig.KEY) config: ConfigType<typeof deviceIdentityConfig>,
   ) {
-    this.retro = config.deviceIdentity.bindRetroactively;
-    this.match = config.deviceIdentity.certMatch;
+    this.retro = config.bindRetroactively;
+    this.match = config.certMatch;
   }
 
-  async handle(message: object, ctx: CheckinContext, next: () => Promise<CheckinResult>): Promise<CheckinResult> {
+  async handle<R>(message: object, ctx: BindingContext, next: () => Promise<R>): Promise<R> {
     const cert = ctx.certificate;
     if (cert === null) return next();
     const deviceId = ctx.enrollment.deviceId;
@@ -67,7 +115,7 @@ export class CertificateBindingMiddleware implements CheckinMiddleware {
       try {
         return await next();
       } catch (err) {
-        if (!(err instanceof WriteGuardUnmet)) throw err;
+        if (!(err instanceof BindingGuardUnmet)) throw err;
       } finally {
         ctx.writeGuard = undefined;
       }
@@ -81,11 +129,11 @@ export class CertificateBindingMiddleware implements CheckinMiddleware {
       return next();
     }
     if (all.some((b) => !b.revoked)) {
-      throw new CheckinError(CheckinErrorCode.Forbidden, `the certificate is not one of those bound to ${deviceId}`);
+      throw new CertificateBindingError('forbidden', `the certificate is not one of those bound to ${deviceId}`);
     }
     if (all.length > 0) {
-      throw new CheckinError(
-        CheckinErrorCode.Forbidden,
+      throw new CertificateBindingError(
+        'forbidden',
         `every certificate bound to ${deviceId} was revoked: the device must enroll again (Authenticate)`,
       );
     }
@@ -93,8 +141,8 @@ export class CertificateBindingMiddleware implements CheckinMiddleware {
     // from another server is bound now when DEVICE_CERT_BIND_RETRO allows it.
     if (!(await this.enrollments.deviceExists(deviceId))) return next();
     if (!this.retro) {
-      throw new CheckinError(
-        CheckinErrorCode.Forbidden,
+      throw new CertificateBindingError(
+        'forbidden',
         `no certificate is bound to ${deviceId}: the device must enroll again (or set DEVICE_CERT_BIND_RETRO=true for migrated devices)`,
       );
     }
@@ -112,7 +160,7 @@ export class CertificateBindingMiddleware implements CheckinMiddleware {
   }
 
   /** The certificate must name the device it speaks for (DEVICE_CERT_MATCH); 403 before anything is written. */
-  private async requireMatch(message: object, ctx: CheckinContext, cert: VerifiedCertificate): Promise<void> {
+  private async requireMatch(message: object, ctx: BindingContext, cert: VerifiedCertificate): Promise<void> {
     if (this.match === 'none') return;
     const deviceId = ctx.enrollment.deviceId;
     if (this.match !== 'serial' && namesInclude(cert.names, deviceId)) return;
@@ -132,18 +180,14 @@ export class CertificateBindingMiddleware implements CheckinMiddleware {
       if (namesInclude(cert.names, serial)) return;
     }
     const wanted = { udid: 'UDID', serial: 'serial number', 'udid-or-serial': 'UDID or serial number' }[this.match];
-    throw new CheckinError(
-      CheckinErrorCode.Forbidden,
+    throw new CertificateBindingError(
+      'forbidden',
       `the certificate does not name the device's ${wanted} (DEVICE_CERT_MATCH=${this.match})`,
     );
   }
 
   /** Authenticate: the binding is written in the handler's transaction, after the device. */
-  private async authenticate(
-    ctx: CheckinContext,
-    cert: VerifiedCertificate,
-    next: () => Promise<CheckinResult>,
-  ): Promise<CheckinResult> {
+  private async authenticate<R>(ctx: BindingContext, cert: VerifiedCertificate, next: () => Promise<R>): Promise<R> {
     const deviceId = ctx.enrollment.deviceId;
     // Checked inside the transaction (one read), where a refusal rolls the device's writes
     // back and the primary key settles a race; a refusal is rare, so no read before.
@@ -191,11 +235,7 @@ export class CertificateBindingMiddleware implements CheckinMiddleware {
    * word the genuine device would be locked out for good; its enrollments are disabled either
    * way, and the device's next TokenUpdate enables them again.
    */
-  private async checkOut(
-    ctx: CheckinContext,
-    cert: VerifiedCertificate,
-    next: () => Promise<CheckinResult>,
-  ): Promise<CheckinResult> {
+  private async checkOut<R>(ctx: BindingContext, cert: VerifiedCertificate, next: () => Promise<R>): Promise<R> {
     if (this.match === 'none') return next();
     const deviceId = ctx.enrollment.deviceId;
     let revokedNow: string[] = [];
@@ -230,7 +270,7 @@ export class CertificateBindingMiddleware implements CheckinMiddleware {
     }
   }
 
-  private logChange(ctx: CheckinContext, change: BindingChange): void {
+  private logChange(ctx: BindingContext, change: BindingChange): void {
     this.changes.logChange({
       ...change,
       deviceId: ctx.enrollment.deviceId,
@@ -246,8 +286,8 @@ function refuseForeignOrRevoked(binding: BindingState | undefined, deviceId: str
   if (binding.revoked) throw revoked(deviceId);
 }
 
-function revoked(deviceId: string): CheckinError {
-  return new CheckinError(CheckinErrorCode.Forbidden, `the certificate was revoked for ${deviceId}`);
+function revoked(deviceId: string): CertificateBindingError {
+  return new CertificateBindingError('forbidden', `the certificate was revoked for ${deviceId}`);
 }
 
 /**
@@ -256,14 +296,14 @@ function revoked(deviceId: string): CheckinError {
  * very device (an overlapping message of its own, or a retry of this one): nothing is wrong
  * with the device, so a 503 asks it to send the message again, when it finds its binding.
  */
-function raceLost(winner: { deviceId: string } | undefined, deviceId: string): CheckinError {
+function raceLost(winner: { deviceId: string } | undefined, deviceId: string): CertificateBindingError {
   if (winner?.deviceId !== deviceId) return reused();
-  return new CheckinError(
-    CheckinErrorCode.DatabaseUnavailable,
+  return new CertificateBindingError(
+    'retry',
     'an overlapping message of this device bound the same certificate; send it again',
   );
 }
 
-function reused(): CheckinError {
-  return new CheckinError(CheckinErrorCode.Forbidden, 'the certificate is already bound to another device');
+function reused(): CertificateBindingError {
+  return new CertificateBindingError('forbidden', 'the certificate is already bound to another device');
 }

@@ -5,6 +5,9 @@ import { CertificateBindingsRepository } from './certificate-bindings.repository
 import type { BindingView } from './certificate-bindings.repository.js';
 import type { BindingRevokedReason } from './entities/certificate-binding.entity.js';
 
+// The types of the service's answers, for the modules that call it.
+export type { BindingRevokedReason, BindingView };
+
 /** One change of a device's bindings, as the log line tells it. */
 export interface BindingChange {
   deviceId: string;

@@ -1,6 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { X509Certificate } from 'node:crypto';
-import type { AppConfig, DeviceAuthMode } from '../config/config.js';
+import type { DeviceAuthMode } from '../config/config.js';
+import type { DeviceIdentityNamespace } from '../config/namespaces.js';
 import { readCertificates } from '../config/config-files.js';
 import type { AppLogger } from '../logging/app-logger.js';
 import { CertificateVerifier, IdentityError, parsePemBundle } from './certificate-verifier.js';
@@ -53,10 +54,9 @@ function single(v: string | string[] | undefined): string | undefined {
 
 /** Builds the service from configuration: reads the CA files, or makes the development CA. */
 export async function createDeviceIdentityService(
-  config: AppConfig,
+  id: DeviceIdentityNamespace,
   logger: AppLogger,
 ): Promise<DeviceIdentityService> {
-  const id = config.deviceIdentity;
   if (id.mode === 'none') {
     logger.emit(
       'warn',
@@ -71,7 +71,7 @@ export async function createDeviceIdentityService(
   if (id.caFile !== undefined) {
     anchors = readCertificates('DEVICE_CA_FILE', id.caFile);
   } else {
-    const dev = await loadOrCreateDevCa(config.dataDir);
+    const dev = await loadOrCreateDevCa(id.dataDir);
     anchors = parsePemBundle(dev.ca.certPem, 'the development CA');
     logger.emit('warn', dev.created ? 'created a development device CA' : 'using the development device CA', {
       path: dev.path,

@@ -1,4 +1,6 @@
 import { Module } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { ENROLLMENTS_ENTITIES } from './entities/index.js';
 import { EnrollmentsQueries } from './enrollments.queries.js';
 import { EnrollmentsRepository } from './enrollments.repository.js';
 import { EnrollmentsService } from './enrollments.service.js';
@@ -7,8 +9,12 @@ import { GetBootstrapTokenHandler, SetBootstrapTokenHandler } from './handlers/b
 import { CheckOutHandler } from './handlers/check-out.handler.js';
 import { TokenUpdateHandler } from './handlers/token-update.handler.js';
 
-/** Devices and their enrollments: the device-channel check-in handlers and the read side for the API. */
+/**
+ * Devices and their enrollments (the devices and enrollments tables): the device-channel
+ * check-in handlers, the service other modules call, and the read side for the API.
+ */
 @Module({
+  imports: [TypeOrmModule.forFeature(ENROLLMENTS_ENTITIES)],
   providers: [
     EnrollmentsRepository,
     EnrollmentsService,

@@ -1,9 +1,9 @@
-import { Inject, Injectable } from '@nestjs/common';
-import { DataSource } from 'typeorm';
+import { Injectable } from '@nestjs/common';
+import { InjectRepository } from '@nestjs/typeorm';
+import type { Repository } from 'typeorm';
 import type { EnrollmentType } from '../checkin/enrollment-id.js';
 import { DeviceEntity } from './entities/device.entity.js';
 import { EnrollmentEntity } from './entities/enrollment.entity.js';
-import { UserEntity } from './entities/user.entity.js';
 
 export interface EnrollmentView {
   id: string;
@@ -52,22 +52,11 @@ export interface DeviceView {
   enrollments: EnrollmentView[];
 }
 
-export interface UserView {
-  /** The user channel's enrollment id. */
-  enrollmentId: string;
-  type: EnrollmentType;
-  userId: string | null;
-  shortName: string | null;
-  longName: string | null;
-  notOnConsole: boolean | null;
-  /** Whether the user channel is enabled; false until its first TokenUpdate. */
+/** What a user channel's view needs of its enrollment row. */
+export interface ChannelState {
+  id: string;
   enabled: boolean;
-  /** The last message of this user channel (TokenUpdate or UserAuthenticate). */
-  lastSeenAt: string | null;
-  lastTokenUpdateAt: string | null;
-  lastUserAuthenticateAt: string | null;
-  /** declined, challenged, allowed, accepted or rejected; null when the user never sent UserAuthenticate. */
-  userAuthenticateState: string | null;
+  lastSeenAt: Date;
 }
 
 /**
@@ -76,12 +65,15 @@ export interface UserView {
  */
 @Injectable()
 export class EnrollmentsQueries {
-  constructor(@Inject(DataSource) private readonly ds: DataSource) {}
+  constructor(
+    @InjectRepository(DeviceEntity) private readonly devices: Repository<DeviceEntity>,
+    @InjectRepository(EnrollmentEntity) private readonly enrollments: Repository<EnrollmentEntity>,
+  ) {}
 
   async device(udid: string): Promise<DeviceView | undefined> {
-    const device = await this.ds.getRepository(DeviceEntity).findOne({ where: { id: udid } });
+    const device = await this.devices.findOne({ where: { id: udid } });
     if (device === null) return undefined;
-    const enrollments = await this.ds.getRepository(EnrollmentEntity).find({
+    const enrollments = await this.enrollments.find({
       where: { deviceId: udid },
       order: { createdAt: 'ASC', id: 'ASC' },
     });
@@ -110,36 +102,14 @@ export class EnrollmentsQueries {
     };
   }
 
-  /** The device's users with their channel's state; undefined when the device is unknown. */
-  async users(udid: string): Promise<UserView[] | undefined> {
-    if (!(await this.ds.getRepository(DeviceEntity).existsBy({ id: udid }))) return undefined;
-    const users = await this.ds
-      .getRepository(UserEntity)
-      .find({ where: { deviceId: udid }, order: { createdAt: 'ASC', id: 'ASC' } });
-    const enrollments = await this.ds.getRepository(EnrollmentEntity).find({ where: { deviceId: udid } });
-    const byId = new Map(enrollments.map((e) => [e.id, e]));
-    const iso = (d: Date | null | undefined): string | null => (d == null ? null : d.toISOString());
-    return users.map((u) => {
-      const e = byId.get(u.id);
-      const seen = [e?.lastSeenAt, u.lastUserAuthenticateAt].filter((d): d is Date => d != null);
-      return {
-        enrollmentId: u.id,
-        type: u.type,
-        userId: u.userId,
-        shortName: u.shortName,
-        longName: u.longName,
-        notOnConsole: u.notOnConsole,
-        enabled: e?.enabled ?? false,
-        lastSeenAt: iso(seen.sort((a, b) => b.getTime() - a.getTime())[0]),
-        lastTokenUpdateAt: iso(u.lastTokenUpdateAt),
-        lastUserAuthenticateAt: iso(u.lastUserAuthenticateAt),
-        userAuthenticateState: u.userAuthenticateState,
-      };
-    });
+  /** Every enrollment (device and user channels) of the device: id, whether enabled, when last seen. */
+  async channelsOfDevice(udid: string): Promise<ChannelState[]> {
+    const rows = await this.enrollments.find({ where: { deviceId: udid } });
+    return rows.map((e) => ({ id: e.id, enabled: e.enabled, lastSeenAt: e.lastSeenAt }));
   }
 
   async enrollment(id: string): Promise<EnrollmentView | undefined> {
-    const e = await this.ds.getRepository(EnrollmentEntity).findOne({ where: { id }, relations: { device: true } });
+    const e = await this.enrollments.findOne({ where: { id }, relations: { device: true } });
     if (e === null) return undefined;
     return enrollmentView(e, e.device?.unlockTokenAt != null);
   }

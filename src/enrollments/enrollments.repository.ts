@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { DatabaseService } from '../database/database.service.js';
 import type { SqlRunner } from '../database/database.service.js';
+import { UpsertSql } from '../database/upsert-sql.js';
 import type { EnrollmentType } from '../checkin/enrollment-id.js';
 import type { WriteGuard } from '../checkin/checkin.types.js';
 
@@ -28,24 +29,11 @@ export interface EnrollmentUpsert {
   awaitingConfiguration: boolean;
 }
 
-/** What a user-channel message says about its user. */
-export interface UserFacts {
-  id: string;
-  deviceId: string;
-  type: EnrollmentType;
-  userId: string | null;
-  shortName: string | null;
-  longName: string | null;
-}
-
 export interface EnrollmentState {
   enabled: boolean;
   type: EnrollmentType;
   tokenUpdateCount: number;
 }
-
-const USER_COLUMNS = ['id', 'device_id', 'type', 'user_id', 'short_name', 'long_name'] as const;
-const userValues = (u: UserFacts): unknown[] => [u.id, u.deviceId, u.type, u.userId, u.shortName, u.longName];
 
 const FACT_COLUMNS: readonly [keyof DeviceFacts, string][] = [
   ['serialNumber', 'serial_number'],
@@ -67,40 +55,11 @@ const FACT_COLUMNS: readonly [keyof DeviceFacts, string][] = [
 @Injectable()
 export class EnrollmentsRepository {
   private readonly sqlite: boolean;
+  private readonly upsert: UpsertSql;
 
   constructor(@Inject(DatabaseService) private readonly db: DatabaseService) {
     this.sqlite = db.driver === 'sqlite';
-  }
-
-  /** `col = <the value just sent>` in an upsert's update list. */
-  private fresh(c: string): string {
-    return this.sqlite ? `${c} = excluded.${c}` : `${c} = VALUES(${c})`;
-  }
-
-  /** `col = <the value just sent, or the stored one when the new one is NULL>`. */
-  private keep(table: string, c: string): string {
-    return this.sqlite ? `${c} = COALESCE(excluded.${c}, ${table}.${c})` : `${c} = COALESCE(VALUES(${c}), ${c})`;
-  }
-
-  /** INSERT of one row that applies `updates` when its primary key `id` exists, in either dialect. */
-  private upsertSql(
-    table: string,
-    columns: readonly string[],
-    updates: readonly string[],
-    sqliteReturning = '',
-    guard?: WriteGuard,
-  ): string {
-    const placeholders = columns.map(() => '?').join(', ');
-    // With a guard the row comes from a SELECT that yields it only when the guard holds
-    // (SQLite needs the WHERE there anyway, to tell the upsert's ON from a join's).
-    const source =
-      guard === undefined
-        ? `VALUES (${placeholders})`
-        : `SELECT ${placeholders} FROM (SELECT 1 AS one) AS guarded WHERE ${guard.sql}`;
-    const insert = `INSERT INTO ${table} (${columns.join(', ')}) ${source} `;
-    return this.sqlite
-      ? `${insert}ON CONFLICT (id) DO UPDATE SET ${updates.join(', ')}${sqliteReturning}`
-      : `${insert}ON DUPLICATE KEY UPDATE ${updates.join(', ')}`;
+    this.upsert = new UpsertSql(this.sqlite);
   }
 
   /** The stored serial number; undefined when the device is unknown, null when it never sent one. */
@@ -133,14 +92,14 @@ export class EnrollmentsRepository {
     const existed = this.sqlite ? await this.deviceExists(tx, deviceId) : undefined;
     const at = this.db.date(now);
     const factColumns = FACT_COLUMNS.map(([, c]) => c);
-    const sql = this.upsertSql(
+    const sql = this.upsert.statement(
       'devices',
       ['id', ...factColumns, 'last_authenticate', 'last_authenticate_at', 'created_at', 'updated_at'],
       [
-        ...factColumns.map((c) => this.keep('devices', c)),
-        this.fresh('last_authenticate'),
-        this.fresh('last_authenticate_at'),
-        this.fresh('updated_at'),
+        ...factColumns.map((c) => this.upsert.keep('devices', c)),
+        this.upsert.fresh('last_authenticate'),
+        this.upsert.fresh('last_authenticate_at'),
+        this.upsert.fresh('updated_at'),
       ],
     );
     const values = [deviceId, ...FACT_COLUMNS.map(([k]) => facts[k]), rawMessage, at, at, at];
@@ -194,7 +153,7 @@ export class EnrollmentsRepository {
     guard?: WriteGuard,
   ): Promise<number | undefined> {
     const at = this.db.date(now);
-    const sql = this.upsertSql(
+    const sql = this.upsert.statement(
       'enrollments',
       [
         'id',
@@ -212,18 +171,18 @@ export class EnrollmentsRepository {
         'updated_at',
       ],
       [
-        this.fresh('topic'),
-        this.fresh('push_magic'),
-        this.fresh('token'),
+        this.upsert.fresh('topic'),
+        this.upsert.fresh('push_magic'),
+        this.upsert.fresh('token'),
         'enabled = 1',
         // MySQL hands the new count back as the statement's insert id (LAST_INSERT_ID(expr));
         // SQLite returns it with RETURNING. Either way no second round trip to read it.
         this.sqlite
           ? 'token_update_count = token_update_count + 1'
           : 'token_update_count = LAST_INSERT_ID(token_update_count + 1)',
-        this.fresh('awaiting_configuration'),
-        this.fresh('last_seen_at'),
-        this.fresh('updated_at'),
+        this.upsert.fresh('awaiting_configuration'),
+        this.upsert.fresh('last_seen_at'),
+        this.upsert.fresh('updated_at'),
       ],
       ' RETURNING token_update_count AS n',
       guard,
@@ -303,113 +262,5 @@ export class EnrollmentsRepository {
     );
     const t = rows[0]?.t ?? null;
     return t === null ? null : Buffer.from(t);
-  }
-
-  /** Creates or refreshes the user of a user-channel TokenUpdate; absent names keep stored ones. */
-  async upsertUserFromTokenUpdate(tx: SqlRunner, u: UserFacts, notOnConsole: boolean | null, now: Date): Promise<void> {
-    const at = this.db.date(now);
-    const sql = this.upsertSql(
-      'users',
-      [...USER_COLUMNS, 'not_on_console', 'last_token_update_at', 'created_at', 'updated_at'],
-      [
-        ...this.keepUserNames(),
-        this.fresh('not_on_console'),
-        this.fresh('last_token_update_at'),
-        this.fresh('updated_at'),
-      ],
-    );
-    const onConsole = notOnConsole === null ? null : notOnConsole ? 1 : 0;
-    await tx.query(sql, [...userValues(u), onConsole, at, at, at]);
-  }
-
-  /**
-   * Records the first UserAuthenticate step on the user (created if this is the first sign of
-   * them): the new challenge (or none) replaces any pending one, and the AuthToken of the last
-   * handshake stops being valid.
-   */
-  async upsertUserAuthenticate(
-    tx: SqlRunner,
-    u: UserFacts,
-    state: string,
-    challenge: string | null,
-    challengeExpiresAt: Date | null,
-    now: Date,
-  ): Promise<void> {
-    const at = this.db.date(now);
-    const sql = this.upsertSql(
-      'users',
-      [
-        ...USER_COLUMNS,
-        'last_user_authenticate_at',
-        'user_authenticate_state',
-        'digest_challenge',
-        'digest_challenge_expires_at',
-        'auth_token_hash',
-        'created_at',
-        'updated_at',
-      ],
-      [
-        ...this.keepUserNames(),
-        this.fresh('last_user_authenticate_at'),
-        this.fresh('user_authenticate_state'),
-        this.fresh('digest_challenge'),
-        this.fresh('digest_challenge_expires_at'),
-        this.fresh('auth_token_hash'),
-        this.fresh('updated_at'),
-      ],
-    );
-    const expires = challengeExpiresAt === null ? null : this.db.date(challengeExpiresAt);
-    await tx.query(sql, [...userValues(u), at, state, challenge, expires, null, at, at]);
-  }
-
-  /**
-   * Records the outcome of the second step and uses the challenge up, only if `challenge` is
-   * still the user's pending, unexpired one: of two answers to one challenge one wins.
-   * Returns whether it did.
-   */
-  async answerDigestChallenge(
-    tx: SqlRunner,
-    userEnrollmentId: string,
-    challenge: string,
-    state: string,
-    authTokenHash: string | null,
-    longName: string | null,
-    now: Date,
-  ): Promise<boolean> {
-    const at = this.db.date(now);
-    const changed = await this.db.changedRows(
-      tx,
-      'UPDATE users SET digest_challenge = NULL, digest_challenge_expires_at = NULL, user_authenticate_state = ?, ' +
-        'auth_token_hash = ?, long_name = COALESCE(?, long_name), last_user_authenticate_at = ?, updated_at = ? ' +
-        'WHERE id = ? AND digest_challenge = ? AND digest_challenge_expires_at > ?',
-      [state, authTokenHash, longName, at, at, userEnrollmentId, challenge, at],
-    );
-    return changed === 1;
-  }
-
-  /** The hash of the AuthToken last handed to this user channel; null when none is valid. */
-  async authTokenHash(tx: SqlRunner, userEnrollmentId: string): Promise<string | null> {
-    const rows = await tx.query<{ h: string | null }[]>('SELECT auth_token_hash AS h FROM users WHERE id = ?', [
-      userEnrollmentId,
-    ]);
-    return rows[0]?.h ?? null;
-  }
-
-  private keepUserNames(): string[] {
-    return ['user_id', 'short_name', 'long_name'].map((c) => this.keep('users', c));
-  }
-
-  /** The user's pending DigestChallenge and when it expires; undefined when none is pending. */
-  async digestChallenge(
-    tx: SqlRunner,
-    userEnrollmentId: string,
-  ): Promise<{ challenge: string; expiresAt: Date | null } | undefined> {
-    const rows = await tx.query<{ c: string | null; e: Date | string | null }[]>(
-      'SELECT digest_challenge AS c, digest_challenge_expires_at AS e FROM users WHERE id = ?',
-      [userEnrollmentId],
-    );
-    const row = rows[0];
-    if (row?.c === undefined || row.c === null || row.c === '') return undefined;
-    return { challenge: row.c, expiresAt: row.e === null ? null : this.db.readDate(row.e) };
   }
 }

@@ -4,12 +4,13 @@ import type { ResolvedEnrollment } from '../checkin/enrollment-id.js';
 import { WriteGuardUnmet } from '../checkin/checkin.types.js';
 import type { WriteGuard } from '../checkin/checkin.types.js';
 import { SecretBox } from '../common/secret-box.js';
-import { APP_CONFIG, PUSH_TOPIC_PREFIX } from '../config/config.js';
-import type { AppConfig } from '../config/config.js';
+import type { ConfigType } from '@nestjs/config';
+import { PUSH_TOPIC_PREFIX } from '../config/config.js';
+import { enrollmentsConfig } from '../config/namespaces.js';
 import { DatabaseService, isForeignKeyViolation } from '../database/database.service.js';
 import type { SqlRunner } from '../database/database.service.js';
 import { EnrollmentsRepository } from './enrollments.repository.js';
-import type { DeviceFacts, EnrollmentState, UserFacts } from './enrollments.repository.js';
+import type { DeviceFacts, EnrollmentState, EnrollmentUpsert } from './enrollments.repository.js';
 
 export interface TokenUpdateInput {
   topic: string;
@@ -17,35 +18,12 @@ export interface TokenUpdateInput {
   pushMagic: string;
   unlockToken: Buffer | undefined;
   awaitingConfiguration: boolean;
-  /** User channels: who the user is. */
-  userLongName?: string | undefined;
-  notOnConsole?: boolean | undefined;
 }
 
 export interface TokenUpdateOutcome {
   /** 1 for the first TokenUpdate after (re-)enrollment: the moment pushes may start. */
   tokenUpdateCount: number;
   unlockTokenStored: boolean;
-  /** An UnlockToken sent on a user channel, which is never stored. */
-  unlockTokenIgnored: boolean;
-}
-
-/** The first step's answer (declined, challenged, allowed) or the second's (accepted, rejected, declined). */
-export type UserAuthenticateState = 'declined' | 'challenged' | 'allowed' | 'accepted' | 'rejected';
-
-/** The challenge a DigestResponse answers, or why there is none to answer. */
-export type PendingChallenge = { readonly challenge: string } | { readonly missing: 'none' | 'expired' };
-
-/** The user record of a user-channel enrollment, from the resolved ids. */
-export function userFacts(enrollment: ResolvedEnrollment, longName?: string): UserFacts {
-  return {
-    id: enrollment.id,
-    deviceId: enrollment.deviceId,
-    type: enrollment.type,
-    userId: enrollment.userId ?? null,
-    shortName: enrollment.userShortName ?? null,
-    longName: longName ?? null,
-  };
 }
 
 /** Where each sealed secret lives; the AAD ties a ciphertext to its row and column. */
@@ -62,7 +40,7 @@ export class EnrollmentsService {
     @Inject(DatabaseService) private readonly db: DatabaseService,
     @Inject(EnrollmentsRepository) private readonly repo: EnrollmentsRepository,
     @Inject(SecretBox) private readonly secrets: SecretBox,
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(enrollmentsConfig.KEY) private readonly config: ConfigType<typeof enrollmentsConfig>,
   ) {}
 
   /** Topic must start with `com.apple.mgmt.` and, when `PUSH_TOPICS` is set, be one of them. */
@@ -107,9 +85,10 @@ export class EnrollmentsService {
   }
 
   /**
-   * TokenUpdate on any channel. A user channel needs its device channel enrolled and enabled,
-   * keeps its own push credentials and count, never stores an UnlockToken (the device's is
-   * left alone), and creates or refreshes its user record.
+   * TokenUpdate on the device channel: the enrollment is created or refreshed, enabled, with
+   * the newest push credentials; an UnlockToken sent is sealed and kept (one sent without it
+   * keeps the stored one). User channels' TokenUpdate is the user-channels module's, through
+   * {@link recordUserChannelTokenUpdate}.
    */
   async tokenUpdate(
     enrollment: ResolvedEnrollment,
@@ -117,24 +96,14 @@ export class EnrollmentsService {
     now: Date,
     guard?: WriteGuard,
   ): Promise<TokenUpdateOutcome> {
-    const userChannel = enrollment.channel === 'user';
     const hasUnlock = input.unlockToken !== undefined && input.unlockToken.length > 0;
     const sealedUnlock =
-      hasUnlock && !userChannel && input.unlockToken !== undefined
+      hasUnlock && input.unlockToken !== undefined
         ? this.secrets.seal(input.unlockToken, unlockTokenAad(enrollment.deviceId))
         : undefined;
-    const upsert = {
-      id: enrollment.id,
-      deviceId: enrollment.deviceId,
-      parentId: enrollment.parentId,
-      type: enrollment.type,
-      topic: input.topic,
-      pushMagic: input.pushMagic,
-      token: input.token,
-      awaitingConfiguration: input.awaitingConfiguration,
-    };
+    const upsert = enrollmentUpsert(enrollment, input);
     try {
-      if (!userChannel && sealedUnlock === undefined) {
+      if (sealedUnlock === undefined) {
         // The common case is one statement: atomic on its own, no explicit transaction, and
         // with the guard (the certificate binding) in its WHERE: one round trip in all.
         const tokenUpdateCount =
@@ -142,27 +111,35 @@ export class EnrollmentsService {
             ? await this.repo.upsertFromTokenUpdate(this.db, upsert, now)
             : await this.repo.upsertFromTokenUpdateIf(this.db, upsert, now, guard);
         if (tokenUpdateCount === undefined) throw new WriteGuardUnmet();
-        return { tokenUpdateCount, unlockTokenStored: false, unlockTokenIgnored: false };
+        return { tokenUpdateCount, unlockTokenStored: false };
       }
       return await this.db.transaction(async (tx) => {
         if (guard !== undefined && !(await this.repo.holds(tx, guard))) throw new WriteGuardUnmet();
-        if (userChannel) await this.requireEnrolledParent(tx, enrollment);
         const tokenUpdateCount = await this.repo.upsertFromTokenUpdate(tx, upsert, now);
-        if (sealedUnlock !== undefined) await this.repo.setUnlockToken(tx, enrollment.deviceId, sealedUnlock, now);
-        if (userChannel) {
-          await this.repo.upsertUserFromTokenUpdate(
-            tx,
-            userFacts(enrollment, input.userLongName),
-            input.notOnConsole ?? null,
-            now,
-          );
-        }
-        return {
-          tokenUpdateCount,
-          unlockTokenStored: sealedUnlock !== undefined,
-          unlockTokenIgnored: userChannel && hasUnlock,
-        };
+        await this.repo.setUnlockToken(tx, enrollment.deviceId, sealedUnlock, now);
+        return { tokenUpdateCount, unlockTokenStored: true };
       });
+    } catch (err) {
+      if (isForeignKeyViolation(err)) throw unknownDevice(enrollment.deviceId);
+      throw err;
+    }
+  }
+
+  /**
+   * The enrollment side of a user channel's TokenUpdate, in the caller's transaction: the
+   * device channel must be enrolled and enabled; the channel keeps its own push credentials
+   * and count. Returns the count (1 for the first TokenUpdate). Never touches the device's
+   * UnlockToken.
+   */
+  async recordUserChannelTokenUpdate(
+    tx: SqlRunner,
+    enrollment: ResolvedEnrollment,
+    input: Omit<TokenUpdateInput, 'unlockToken'>,
+    now: Date,
+  ): Promise<number> {
+    await this.requireEnrolledParent(tx, enrollment);
+    try {
+      return await this.repo.upsertFromTokenUpdate(tx, enrollmentUpsert(enrollment, input), now);
     } catch (err) {
       if (isForeignKeyViolation(err)) throw unknownDevice(enrollment.deviceId);
       throw err;
@@ -229,63 +206,6 @@ export class EnrollmentsService {
     }
   }
 
-  /**
-   * The first UserAuthenticate step: records its answer on the user with the challenge (if
-   * any) and when it expires. A new handshake ends the validity of the last AuthToken.
-   */
-  async beginUserAuthenticate(
-    enrollment: ResolvedEnrollment,
-    state: Extract<UserAuthenticateState, 'declined' | 'challenged' | 'allowed'>,
-    challenge: { readonly value: string; readonly expiresAt: Date } | null,
-    longName: string | undefined,
-    now: Date,
-  ): Promise<void> {
-    await this.db.transaction(async (tx) => {
-      await this.requireEnrolledParent(tx, enrollment);
-      await this.repo.upsertUserAuthenticate(
-        tx,
-        userFacts(enrollment, longName),
-        state,
-        challenge?.value ?? null,
-        challenge?.expiresAt ?? null,
-        now,
-      );
-    });
-  }
-
-  /** The challenge a second UserAuthenticate step may answer at `now`; checks the parent. */
-  async pendingDigestChallenge(enrollment: ResolvedEnrollment, now: Date): Promise<PendingChallenge> {
-    const pending = await this.db.transaction(async (tx) => {
-      await this.requireEnrolledParent(tx, enrollment);
-      return this.repo.digestChallenge(tx, enrollment.id);
-    });
-    if (pending === undefined) return { missing: 'none' };
-    if (pending.expiresAt === null || pending.expiresAt.getTime() <= now.getTime()) return { missing: 'expired' };
-    return { challenge: pending.challenge };
-  }
-
-  /**
-   * The second step's outcome, with the hash of the AuthToken handed out when accepted. Uses
-   * the challenge up; false (nothing written) when it was already answered or has expired.
-   */
-  async answerDigestChallenge(
-    enrollment: ResolvedEnrollment,
-    challenge: string,
-    state: Extract<UserAuthenticateState, 'accepted' | 'rejected' | 'declined'>,
-    authTokenHash: string | null,
-    longName: string | undefined,
-    now: Date,
-  ): Promise<boolean> {
-    return this.db.transaction((tx) =>
-      this.repo.answerDigestChallenge(tx, enrollment.id, challenge, state, authTokenHash, longName ?? null, now),
-    );
-  }
-
-  /** The hash of the AuthToken last handed to a user channel; null when none is valid. */
-  authTokenHash(enrollmentId: string): Promise<string | null> {
-    return this.repo.authTokenHash(this.db, enrollmentId);
-  }
-
   /** Bootstrap tokens belong to an enabled device-channel enrollment, never to User Enrollment. */
   private async requireBootstrapCapable(tx: SqlRunner, enrollment: ResolvedEnrollment): Promise<void> {
     const state = await this.repo.enrollmentState(tx, enrollment.id);
@@ -305,6 +225,22 @@ export class EnrollmentsService {
       throw new CheckinError(CheckinErrorCode.EnrollmentDisabled, `enrollment ${enrollment.id} is not enabled`);
     }
   }
+}
+
+function enrollmentUpsert(
+  enrollment: ResolvedEnrollment,
+  input: Omit<TokenUpdateInput, 'unlockToken'>,
+): EnrollmentUpsert {
+  return {
+    id: enrollment.id,
+    deviceId: enrollment.deviceId,
+    parentId: enrollment.parentId,
+    type: enrollment.type,
+    topic: input.topic,
+    pushMagic: input.pushMagic,
+    token: input.token,
+    awaitingConfiguration: input.awaitingConfiguration,
+  };
 }
 
 function unknownDevice(deviceId: string): CheckinError {

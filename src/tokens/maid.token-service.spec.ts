@@ -11,7 +11,8 @@ import type { TestingModule } from '@nestjs/testing';
 import * as x509 from '@peculiar/x509';
 import { SignJWT } from 'jose';
 import type { ResolvedEnrollment } from '../checkin/enrollment-id.js';
-import { APP_CONFIG, loadConfig } from '../config/config.js';
+import { loadConfig } from '../config/config.js';
+import { tokensConfig } from '../config/namespaces.js';
 import { AppLogger } from '../logging/app-logger.js';
 import { MaidTokenService } from './maid.token-service.js';
 
@@ -67,7 +68,7 @@ describe('MaidTokenService (JwtService)', () => {
       imports: [JwtModule.register({})],
       providers: [
         MaidTokenService,
-        { provide: APP_CONFIG, useValue: config },
+        { provide: tokensConfig.KEY, useValue: tokensConfig.slice(config) },
         { provide: AppLogger, useValue: new AppLogger('error', 'json', { write: () => undefined }) },
       ],
     }).compile();

@@ -3,8 +3,9 @@ import type { OnModuleInit } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import { JwtService } from '@nestjs/jwt';
-import { APP_CONFIG } from '../config/config.js';
-import type { AppConfig, MaidConfig } from '../config/config.js';
+import type { ConfigType } from '@nestjs/config';
+import type { MaidConfig } from '../config/config.js';
+import { tokensConfig } from '../config/namespaces.js';
 import { loadMaidSigningKey } from '../config/config-files.js';
 import { AppLogger } from '../logging/app-logger.js';
 import { TokenService } from './token-service.js';
@@ -29,7 +30,7 @@ export class MaidTokenService implements TokenServiceHandler, OnModuleInit {
   private readonly config: MaidConfig | undefined;
 
   constructor(
-    @Inject(APP_CONFIG) config: AppConfig,
+    @Inject(tokensConfig.KEY) config: ConfigType<typeof tokensConfig>,
     @Inject(AppLogger) private readonly logger: AppLogger,
     @Inject(JwtService) private readonly jwt: JwtService,
   ) {

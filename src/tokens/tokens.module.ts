@@ -2,7 +2,9 @@ import { Module } from '@nestjs/common';
 import { DiscoveryModule } from '@nestjs/core';
 import { JwtModule } from '@nestjs/jwt';
 import { ApiKeyGuard } from '../admin/api-key.guard.js';
+import { TypeOrmModule } from '@nestjs/typeorm';
 import { EnrollmentsModule } from '../enrollments/enrollments.module.js';
+import { TOKENS_ENTITIES } from './entities/index.js';
 import { GetTokenHandler } from './get-token.handler.js';
 import { MaidTokenService } from './maid.token-service.js';
 import { TokenReplayStore } from './token-replay.store.js';
@@ -16,7 +18,7 @@ import { WatchPairingTokenService } from './watch-pairing.token-service.js';
  * configured keys (read and checked at start-up), each passed with its algorithm on every call.
  */
 @Module({
-  imports: [DiscoveryModule, EnrollmentsModule, JwtModule.register({})],
+  imports: [TypeOrmModule.forFeature(TOKENS_ENTITIES), DiscoveryModule, EnrollmentsModule, JwtModule.register({})],
   controllers: [WatchPairingController],
   providers: [
     TokenServiceRegistry,

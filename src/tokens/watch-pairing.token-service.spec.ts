@@ -10,7 +10,8 @@ import { JwtModule } from '@nestjs/jwt';
 import { Test } from '@nestjs/testing';
 import { calculateJwkThumbprint, exportJWK } from 'jose';
 import type { ResolvedEnrollment } from '../checkin/enrollment-id.js';
-import { APP_CONFIG, loadConfig } from '../config/config.js';
+import { loadConfig } from '../config/config.js';
+import { tokensConfig } from '../config/namespaces.js';
 import { EnrollmentsService } from '../enrollments/enrollments.service.js';
 import { AppLogger } from '../logging/app-logger.js';
 import { TokenReplayStore } from './token-replay.store.js';
@@ -59,7 +60,7 @@ async function serviceWith(
     imports: [JwtModule.register({})],
     providers: [
       WatchPairingTokenService,
-      { provide: APP_CONFIG, useValue: config },
+      { provide: tokensConfig.KEY, useValue: tokensConfig.slice(config) },
       { provide: AppLogger, useValue: new AppLogger('error', 'json', { write: () => undefined }) },
       { provide: EnrollmentsService, useValue: enrollments },
       { provide: TokenReplayStore, useValue: new MemoryReplays() },

@@ -9,8 +9,8 @@ import { JwtService } from '@nestjs/jwt';
 // which must accept tokens of every algorithm this service issues, EdDSA included, and check `typ`.
 import { calculateJwkThumbprint, decodeProtectedHeader, exportJWK, jwtVerify, SignJWT } from 'jose';
 import { CheckinError, CheckinErrorCode } from '../checkin/checkin.errors.js';
-import { APP_CONFIG } from '../config/config.js';
-import type { AppConfig } from '../config/config.js';
+import type { ConfigType } from '@nestjs/config';
+import { tokensConfig } from '../config/namespaces.js';
 import { EnrollmentsService } from '../enrollments/enrollments.service.js';
 import { AppLogger } from '../logging/app-logger.js';
 import { TokenReplayStore } from './token-replay.store.js';
@@ -127,7 +127,7 @@ export class WatchPairingTokenService implements TokenServiceHandler, OnModuleIn
   private readonly issuer: string;
 
   constructor(
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(tokensConfig.KEY) private readonly config: ConfigType<typeof tokensConfig>,
     @Inject(AppLogger) private readonly logger: AppLogger,
     @Inject(EnrollmentsService) private readonly enrollments: EnrollmentsService,
     @Inject(TokenReplayStore) private readonly replays: TokenReplayStore,

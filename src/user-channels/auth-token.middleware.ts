@@ -1,10 +1,10 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { CheckinError, CheckinErrorCode } from '../checkin/checkin.errors.js';
 import type { CheckinContext, CheckinMiddleware, CheckinResult } from '../checkin/checkin.types.js';
-import { APP_CONFIG } from '../config/config.js';
-import type { AppConfig } from '../config/config.js';
-import { EnrollmentsService } from '../enrollments/enrollments.service.js';
+import type { ConfigType } from '@nestjs/config';
+import { userChannelsConfig } from '../config/namespaces.js';
 import { authTokenMatches } from './auth-token.js';
+import { UserChannelsService } from './user-channels.service.js';
 
 /**
  * USER_AUTH_TOKEN_CHECK: a user-channel message that carries `AuthToken` must carry the one
@@ -18,10 +18,10 @@ export class AuthTokenMiddleware implements CheckinMiddleware {
   private readonly enabled: boolean;
 
   constructor(
-    @Inject(EnrollmentsService) private readonly enrollments: EnrollmentsService,
-    @Inject(APP_CONFIG) config: AppConfig,
+    @Inject(UserChannelsService) private readonly userChannels: UserChannelsService,
+    @Inject(userChannelsConfig.KEY) config: ConfigType<typeof userChannelsConfig>,
   ) {
-    this.enabled = config.userAuthenticate.authTokenCheck;
+    this.enabled = config.authTokenCheck;
   }
 
   async handle(message: object, ctx: CheckinContext, next: () => Promise<CheckinResult>): Promise<CheckinResult> {
@@ -32,7 +32,7 @@ export class AuthTokenMiddleware implements CheckinMiddleware {
     if (typeof token !== 'string') {
       throw new CheckinError(CheckinErrorCode.InvalidMessage, `${ctx.messageType}: AuthToken must be a string`);
     }
-    const stored = await this.enrollments.authTokenHash(ctx.enrollment.id);
+    const stored = await this.userChannels.authTokenHash(ctx.enrollment.id);
     if (stored === null || !authTokenMatches(token, stored)) {
       ctx.logFields.authToken = stored === null ? 'none issued' : 'wrong';
       throw new CheckinError(

@@ -3,11 +3,12 @@ import { randomBytes } from 'node:crypto';
 import { CheckinError, CheckinErrorCode } from '../checkin/checkin.errors.js';
 import { CheckinHandler } from '../checkin/checkin-handler.decorator.js';
 import type { CheckinContext, CheckinMessageHandler, CheckinResult } from '../checkin/checkin.types.js';
-import { APP_CONFIG } from '../config/config.js';
-import type { AppConfig, UserAuthenticateConfig } from '../config/config.js';
-import { EnrollmentsService } from '../enrollments/enrollments.service.js';
+import type { ConfigType } from '@nestjs/config';
+import type { UserAuthenticateConfig } from '../config/config.js';
+import { userChannelsConfig } from '../config/namespaces.js';
 import { hashAuthToken, newAuthToken } from './auth-token.js';
 import { UserAuthenticateMessage } from './user-authenticate.message.js';
+import { UserChannelsService } from './user-channels.service.js';
 import { USER_AUTHENTICATOR } from './user-authenticator.js';
 import type { UserAuthenticator } from './user-authenticator.js';
 
@@ -29,11 +30,11 @@ export class UserAuthenticateHandler implements CheckinMessageHandler<UserAuthen
   private readonly config: UserAuthenticateConfig;
 
   constructor(
-    @Inject(EnrollmentsService) private readonly enrollments: EnrollmentsService,
+    @Inject(UserChannelsService) private readonly userChannels: UserChannelsService,
     @Inject(USER_AUTHENTICATOR) private readonly authenticator: UserAuthenticator,
-    @Inject(APP_CONFIG) config: AppConfig,
+    @Inject(userChannelsConfig.KEY) config: ConfigType<typeof userChannelsConfig>,
   ) {
-    this.config = config.userAuthenticate;
+    this.config = config;
   }
 
   async handle(msg: UserAuthenticateMessage, ctx: CheckinContext): Promise<CheckinResult> {
@@ -52,17 +53,17 @@ export class UserAuthenticateHandler implements CheckinMessageHandler<UserAuthen
     ctx.logFields.userAuthenticateStep = 1;
     switch (this.config.policy) {
       case 'decline':
-        await this.enrollments.beginUserAuthenticate(enrollment, 'declined', null, msg.UserLongName, now);
+        await this.userChannels.beginUserAuthenticate(enrollment, 'declined', null, msg.UserLongName, now);
         ctx.logFields.userAuthenticate = 'declined';
         return DECLINED;
       case 'allow':
-        await this.enrollments.beginUserAuthenticate(enrollment, 'allowed', null, msg.UserLongName, now);
+        await this.userChannels.beginUserAuthenticate(enrollment, 'allowed', null, msg.UserLongName, now);
         ctx.logFields.userAuthenticate = 'allowed without AuthToken';
         return { status: 200, plist: { DigestChallenge: '' } };
       case 'challenge': {
         const value = randomBytes(16).toString('base64url');
         const expiresAt = new Date(now.getTime() + this.config.challengeTtlSeconds * 1000);
-        await this.enrollments.beginUserAuthenticate(
+        await this.userChannels.beginUserAuthenticate(
           enrollment,
           'challenged',
           { value, expiresAt },
@@ -82,7 +83,7 @@ export class UserAuthenticateHandler implements CheckinMessageHandler<UserAuthen
   ): Promise<CheckinResult> {
     const { enrollment, receivedAt: now } = ctx;
     ctx.logFields.userAuthenticateStep = 2;
-    const pending = await this.enrollments.pendingDigestChallenge(enrollment, now);
+    const pending = await this.userChannels.pendingDigestChallenge(enrollment, now);
     // `decline` covers both steps: a DigestResponse nobody asked for is never checked.
     if (this.config.policy !== 'challenge' || 'missing' in pending) {
       ctx.logFields.userAuthenticate =
@@ -117,7 +118,7 @@ export class UserAuthenticateHandler implements CheckinMessageHandler<UserAuthen
         state = 'declined';
         break;
     }
-    const answered = await this.enrollments.answerDigestChallenge(
+    const answered = await this.userChannels.answerDigestChallenge(
       enrollment,
       pending.challenge,
       state,

@@ -1,6 +1,4 @@
 import { Column, Entity, Index, JoinColumn, ManyToOne, PrimaryColumn } from 'typeorm';
-import type { Relation } from 'typeorm';
-import { DeviceEntity } from '../../enrollments/entities/device.entity.js';
 
 /** Why a binding stopped: an administrator revoked it, a matching certificate replaced it, or the device checked out. */
 export type BindingRevokedReason = 'administrator' | 'replaced' | 'checkout';
@@ -22,9 +20,10 @@ export class CertificateBindingEntity {
   @Column({ name: 'device_id', type: 'varchar', length: 255 })
   deviceId: string;
 
-  @ManyToOne(() => DeviceEntity, { onDelete: 'CASCADE' })
+  /** The enrollments module's device, named by entity name: this module imports none of its entities. */
+  @ManyToOne('DeviceEntity', { onDelete: 'CASCADE' })
   @JoinColumn({ name: 'device_id', foreignKeyConstraintName: 'fk_certificate_bindings_device' })
-  device?: Relation<DeviceEntity>;
+  device?: { readonly id: string };
 
   @Column({ type: 'varchar', length: 1024 })
   subject: string;

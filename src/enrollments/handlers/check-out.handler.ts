@@ -6,10 +6,11 @@ import { EnrollmentsService } from '../enrollments.service.js';
 import { CheckOutMessage } from '../messages/check-out.message.js';
 
 /**
- * CheckOut: disable the enrollment — on the device channel with all its user channels, on a
- * user channel that user's only. Records are kept.
+ * CheckOut on the device channel: disable the enrollment with all its user channels. Records
+ * are kept. A user channel's CheckOut is handled by the user-channels module.
+ * https://developer.apple.com/documentation/devicemanagement/check-out
  */
-@CheckinHandler({ messageType: 'CheckOut', dto: CheckOutMessage, channels: ['device', 'user'] })
+@CheckinHandler({ messageType: 'CheckOut', dto: CheckOutMessage, channels: ['device'] })
 @Injectable()
 export class CheckOutHandler implements CheckinMessageHandler<CheckOutMessage> {
   constructor(@Inject(EnrollmentsService) private readonly enrollments: EnrollmentsService) {}

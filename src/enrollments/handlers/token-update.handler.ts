@@ -6,13 +6,14 @@ import { EnrollmentsService } from '../enrollments.service.js';
 import { TokenUpdateMessage } from '../messages/token-update.message.js';
 
 /**
- * TokenUpdate on the device channel or a user channel (macOS user, Shared iPad user, User
- * Enrollment user): the enrollment becomes (or stays) enabled with the newest push credentials.
+ * TokenUpdate on the device channel: the enrollment becomes (or stays) enabled with the newest
+ * push credentials. User channels' TokenUpdate is handled by the user-channels module.
+ * https://developer.apple.com/documentation/devicemanagement/token-update
  */
 @CheckinHandler({
   messageType: 'TokenUpdate',
   dto: TokenUpdateMessage,
-  channels: ['device', 'user'],
+  channels: ['device'],
   // EnrollmentsService.tokenUpdate honours it (one statement instead of a binding read and a write).
   foldsWriteGuard: true,
 })
@@ -30,8 +31,6 @@ export class TokenUpdateHandler implements CheckinMessageHandler<TokenUpdateMess
         pushMagic: msg.PushMagic,
         unlockToken: msg.UnlockToken,
         awaitingConfiguration: msg.AwaitingConfiguration === true,
-        userLongName: msg.UserLongName,
-        notOnConsole: msg.NotOnConsole,
       },
       ctx.receivedAt,
       ctx.writeGuard,
@@ -39,7 +38,6 @@ export class TokenUpdateHandler implements CheckinMessageHandler<TokenUpdateMess
     ctx.logFields.tokenUpdateCount = outcome.tokenUpdateCount;
     ctx.logFields.awaitingConfiguration = msg.AwaitingConfiguration === true;
     ctx.logFields.unlockTokenStored = outcome.unlockTokenStored;
-    if (outcome.unlockTokenIgnored) ctx.logFields.unlockTokenIgnored = 'sent on a user channel';
     return OK;
   }
 }

@@ -1,11 +1,11 @@
 import { Column, Entity, Index, JoinColumn, ManyToOne, PrimaryColumn } from 'typeorm';
-import type { Relation } from 'typeorm';
 import type { EnrollmentType } from '../../checkin/enrollment-id.js';
-import { DeviceEntity } from './device.entity.js';
 
 /**
  * A person on a device: a macOS user, a Shared iPad user (Managed Apple Account) or the
  * user side of a User Enrollment. Keyed by the user channel's enrollment id; many per device.
+ * `device_id` references the enrollments module's devices table, named by entity name: this
+ * module imports none of that module's entities.
  */
 @Entity({ name: 'users' })
 export class UserEntity {
@@ -16,9 +16,9 @@ export class UserEntity {
   @Column({ name: 'device_id', type: 'varchar', length: 255 })
   deviceId: string;
 
-  @ManyToOne(() => DeviceEntity, { onDelete: 'CASCADE' })
+  @ManyToOne('DeviceEntity', { onDelete: 'CASCADE' })
   @JoinColumn({ name: 'device_id', foreignKeyConstraintName: 'fk_users_device' })
-  device?: Relation<DeviceEntity>;
+  device?: { readonly id: string };
 
   @Column({ type: 'varchar', length: 32 })
   type: EnrollmentType;
