@@ -1,6 +1,7 @@
 import { SecretDecryptionError } from '../common/secret-box.js';
 import { isDatabaseUnavailable } from '../database/database.service.js';
 import { IdentityError } from '../device-identity/certificate-verifier.js';
+import type { IdentityRefusalReason } from '../device-identity/certificate-verifier.js';
 import { CheckinError, CheckinErrorCode } from './checkin.errors.js';
 
 export interface CheckinFailure {
@@ -13,6 +14,8 @@ export interface CheckinFailure {
   readonly stack?: string;
   /** The log level when not the one the status implies. */
   readonly logLevel?: 'info';
+  /** Set when the device's identity was refused: why, as a fixed code (log and metrics). */
+  readonly identityRefusal?: IdentityRefusalReason;
 }
 
 /**
@@ -36,7 +39,7 @@ export function mapCheckinFailure(err: unknown): CheckinFailure {
   }
   if (err instanceof IdentityError) {
     const code = err.status === 403 ? CheckinErrorCode.IdentityNotAllowed : CheckinErrorCode.IdentityInvalid;
-    return { status: err.status, code, deviceText: err.message, logReason: err.message };
+    return { status: err.status, code, deviceText: err.message, logReason: err.message, identityRefusal: err.reason };
   }
   const reason = err instanceof Error ? err.message : String(err);
   const stack = err instanceof Error ? err.stack : undefined;

@@ -3,8 +3,10 @@ import { randomUUID } from 'node:crypto';
 import type { Request, Response } from 'express';
 import { APP_CONFIG } from '../config/config.js';
 import type { AppConfig } from '../config/config.js';
+import type { IdentityRefusalReason } from '../device-identity/certificate-verifier.js';
 import { DeviceIdentityService } from '../device-identity/device-identity.service.js';
 import { AppLogger } from '../logging/app-logger.js';
+import { MetricsService } from '../metrics/metrics.service.js';
 import { CheckinDispatcher } from './checkin.dispatcher.js';
 import { CheckinError, CheckinErrorCode } from './checkin.errors.js';
 import { mapCheckinFailure } from './checkin-failure.js';
@@ -30,6 +32,7 @@ export class CheckinController {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(AppLogger) private readonly logger: AppLogger,
     @Inject(DeviceIdentityService) private readonly identity: DeviceIdentityService,
+    @Inject(MetricsService) private readonly metrics: MetricsService,
   ) {}
 
   @Put('checkin')
@@ -81,6 +84,7 @@ export class CheckinController {
     res.setHeader('X-Request-Id', requestId);
     let status: number;
     let logLevel: 'info' | undefined;
+    let identityRefusal: IdentityRefusalReason | undefined;
     try {
       const rawBody = await readBody(req, this.config.checkinMaxBodyBytes);
       if (rawBody.length === 0) throw new CheckinError(CheckinErrorCode.MalformedPlist, 'the body is empty');
@@ -108,11 +112,14 @@ export class CheckinController {
       logFields.reason = failure.logReason;
       if (failure.stack !== undefined) logFields.stack = failure.stack;
       logLevel = failure.logLevel;
+      identityRefusal = failure.identityRefusal;
+      if (identityRefusal !== undefined) logFields.identityRefusal = identityRefusal;
       if (status === 413) res.setHeader('Connection', 'close');
       if (status === 503) res.setHeader('Retry-After', '30');
       res.status(status).type('text/plain').send(`${failure.deviceText}\n`);
     }
     const durationMs = Number(process.hrtime.bigint() - started) / 1e6;
+    this.metrics.checkin(logFields.messageType, status, durationMs / 1000, identityRefusal);
     // A handled message can still deserve an operator's look: it says so in `warning`.
     const level =
       logLevel ?? (status >= 500 ? 'error' : status >= 400 || logFields.warning !== undefined ? 'warn' : 'info');
