@@ -10,7 +10,6 @@ import { EnrollmentsModule } from './enrollments/enrollments.module.js';
 import { HealthModule } from './health/health.module.js';
 import { GracefulShutdown } from './lifecycle/graceful-shutdown.js';
 import { MetricsModule } from './metrics/metrics.module.js';
-import { nestjsPinoModule, PinoAppLogger } from './logging/pino-experiment.js';
 import { TokensModule } from './tokens/tokens.module.js';
 import { UserAuthenticatorModule, UserChannelsModule } from './user-channels/user-channels.module.js';
 import type { UserAuthenticator } from './user-channels/user-authenticator.js';
@@ -37,7 +36,6 @@ export class AppModule {
         UserChannelsModule,
         HealthModule,
         MetricsModule,
-        ...(logger instanceof PinoAppLogger && logger.params !== undefined ? [nestjsPinoModule(logger)] : []),
       ],
       providers: [GracefulShutdown],
     };

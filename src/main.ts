@@ -1,15 +1,11 @@
 import { createApp } from './app.factory.js';
 import { ConfigError, exitOnConfigError, loadConfigOrExit } from './config/config.js';
 import { AppLogger } from './logging/app-logger.js';
-import { EXPERIMENT, PinoAppLogger } from './logging/pino-experiment.js';
 import { MetricsServer } from './metrics/metrics.server.js';
 
 async function main(): Promise<void> {
   const config = loadConfigOrExit();
-  const logger =
-    EXPERIMENT === undefined
-      ? new AppLogger(config.logLevel, config.logFormat)
-      : new PinoAppLogger(config.logLevel, config.logFormat, EXPERIMENT === 'nestjs-pino');
+  const logger = new AppLogger(config.logLevel, config.logFormat);
   try {
     const app = await createApp(config, logger);
     // HOST binds one address; without it Node listens on every interface.
