@@ -2,7 +2,7 @@
 // Benchmark of the check-in server, on this machine, against the compiled server in dist/.
 //
 //   npm run bench [-- --quick] [--devices N] [--duration S] [--warmup S] [--db auto|mysql|sqlite]
-//                 [--auth both|header|signature]
+//                 [--auth both|header|signature] [--metrics] [--log-level L] [--log-format F]
 //
 // It starts `node dist/main.js` itself (DEVICE_AUTH=header, a device CA of its own, a random
 // SECRETS_KEY, LOG_LEVEL=warn) on a fresh MariaDB/MySQL database `mdm_bench_<timestamp>` at
@@ -32,6 +32,10 @@
 // ran (/proc/<pid>/status). Prints a table and writes bench/results/<YYYY-MM-DD>-<db>[-quick].json.
 // The server and the load generator share the machine's cores; compare figures from the same
 // machine only. CPU per request is the figure that stays comparable on a busy machine.
+//
+// --metrics sets METRICS_PORT and scrapes /metrics once at the end of each server's scenarios
+// (the check-ins it counted are in the report); --log-level info --log-format json makes the
+// server write its one JSON line per check-in (to a file), as production does.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -67,6 +71,9 @@ const USAGE = `usage: npm run bench [-- options]
   --only NAMES        run only these scenarios (comma-separated names, e.g. tokenupdate-c32,signed-tokenupdate-c32)
   --node-options STR  node options for the server process (default "--max-old-space-size=256", as npm start
                       and the Dockerfile run it; --node-options="" for none)
+  --metrics           serve Prometheus metrics (METRICS_PORT) and scrape them once at the end
+  --log-level L       the server's LOG_LEVEL (default warn; info writes a line per check-in)
+  --log-format F      the server's LOG_FORMAT, text (default) or json
 `;
 
 // ---------------------------------------------------------------------------------------------
@@ -94,6 +101,9 @@ try {
       'cpu-prof': { type: 'string' },
       only: { type: 'string' },
       load: { type: 'string' },
+      metrics: { type: 'boolean', default: false },
+      'log-level': { type: 'string', default: 'warn' },
+      'log-format': { type: 'string', default: 'text' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   }).values;
@@ -141,6 +151,10 @@ if (LOAD === 'wrk' && !WRK_INSTALLED) usageError('--load wrk: the wrk command is
 const wanted = (name) => ONLY === undefined || ONLY.has(name);
 const HEADER_SCENARIOS = args.auth !== 'signature' && ALL_SCENARIOS.slice(0, 6).some(wanted);
 const SIGNED_SCENARIOS = args.auth !== 'header' && ALL_SCENARIOS.slice(6).some(wanted);
+if (!['error', 'warn', 'info', 'debug'].includes(args['log-level']))
+  usageError('--log-level must be error, warn, info or debug');
+if (!['text', 'json'].includes(args['log-format'])) usageError('--log-format must be text or json');
+const METRICS = args.metrics;
 const RSA_KEYS = whole(args['rsa-keys'], 'rsa-keys', 16, 1, 4096);
 const SIGNED_WARMUP_REQUESTS = 10_000;
 
@@ -308,6 +322,27 @@ function serverLogLines() {
   }
 }
 
+/** The lines at warn or error (at LOG_LEVEL=info every check-in writes one line at info). */
+function warnings(lines) {
+  return lines.filter((l) => / (WARN|ERROR) /.test(l) || /"level":"(warn|error)"/.test(l));
+}
+
+/** One scrape of /metrics (--metrics): its size, how long it took, and the check-ins it counted. */
+async function scrapeMetrics(phase) {
+  const started = performance.now();
+  const res = await fetch(`http://127.0.0.1:${metricsPort}/metrics`);
+  const text = await res.text();
+  const ms = performance.now() - started;
+  if (res.status !== 200) throw new Error(`GET /metrics answered ${res.status}: ${text.slice(0, 200)}`);
+  const checkins = {};
+  for (const m of text.matchAll(/^mdm_checkin_requests_total\{message_type="([^"]*)",status="(\d+)"\} (\S+)$/gm)) {
+    checkins[`${m[1]} ${m[2]}`] = Number(m[3]);
+  }
+  const total = Object.values(checkins).reduce((a, b) => a + b, 0);
+  log(`metrics (${phase}): ${text.length} bytes in ${ms.toFixed(1)} ms; ${total} check-ins counted since start`);
+  return { phase, bytes: text.length, milliseconds: ms, checkins };
+}
+
 function serverLogTail(lines = 15) {
   const all = serverLogLines();
   return all.length === 0 ? '(no server log)' : all.slice(-lines).join('\n');
@@ -364,6 +399,7 @@ async function prepareDatabase() {
 const CONFIG_VARIABLES = [
   'NODE_ENV',
   'PORT',
+  'METRICS_PORT',
   'DATABASE_URL',
   'DATA_DIR',
   'SECRETS_KEY',
@@ -391,13 +427,19 @@ function serverNodeOptions() {
   return args['node-options'] ?? '--max-old-space-size=256';
 }
 
+let metricsPort; // set by startServer with --metrics
+
 async function startServer(port, databaseUrl, caFile, deviceAuth) {
   const env = { ...process.env };
   for (const v of CONFIG_VARIABLES) delete env[v]; // DATABASE_POOL_SIZE is left to the caller
+  if (METRICS) {
+    metricsPort = await freePort();
+    env.METRICS_PORT = String(metricsPort);
+  }
   Object.assign(env, {
     PORT: String(port),
-    LOG_LEVEL: 'warn',
-    LOG_FORMAT: 'text',
+    LOG_LEVEL: args['log-level'],
+    LOG_FORMAT: args['log-format'],
     DATABASE_URL: databaseUrl,
     DATA_DIR: join(tmp, 'data'),
     SECRETS_KEY: randomBytes(32).toString('base64'),
@@ -925,8 +967,10 @@ async function main() {
   const results = [];
   for (const def of scenarios.filter((d) => wanted(d.name))) results.push(await scenario(port, pid, def));
   let peakRssOverallMb = statusKb(pid, 'VmHWM') / 1024;
-  // LOG_LEVEL=warn: anything the server logged while the scenarios ran is a warning or an error.
-  logged.push(...serverLogLines().slice(logMark));
+  const scrapes = [];
+  if (METRICS) scrapes.push(await scrapeMetrics('header'));
+  // What the server logged while the scenarios ran at warn or above.
+  logged.push(...warnings(serverLogLines().slice(logMark)));
 
   if (SIGNED_SCENARIOS) {
     // The messages the devices sign, signed before anything is timed.
@@ -979,7 +1023,8 @@ async function main() {
     ];
     for (const def of signedScenarios.filter((d) => wanted(d.name))) results.push(await scenario(port, pid, def));
     peakRssOverallMb = Math.max(peakRssOverallMb, statusKb(pid, 'VmHWM') / 1024);
-    logged.push(...serverLogLines().slice(logMark));
+    if (METRICS) scrapes.push(await scrapeMetrics('signature'));
+    logged.push(...warnings(serverLogLines().slice(logMark)));
   }
 
   if (logged.length > 0) {
@@ -1004,7 +1049,9 @@ async function main() {
     database: { kind: db.label, version: db.version },
     server: {
       deviceAuth: SIGNED_SCENARIOS ? (HEADER_SCENARIOS ? 'header, then signature' : 'signature') : 'header',
-      logLevel: 'warn',
+      logLevel: args['log-level'],
+      logFormat: args['log-format'],
+      metrics: METRICS,
       databasePoolSize: process.env.DATABASE_POOL_SIZE ?? '10 (default)',
       nodeOptions: serverNodeOptions(),
     },
@@ -1015,6 +1062,7 @@ async function main() {
     certificates: { issued: everyone.length, seconds: certSeconds, keyType: 'rsa-2048', rsaKeyPool: RSA_KEYS },
     enrollment,
     scenarios: results,
+    ...(METRICS ? { metricsScrapes: scrapes } : {}),
     serverPeakRssOverallMb: peakRssOverallMb,
     serverLogLinesDuringScenarios: logged.length,
     totalSeconds: (performance.now() - started) / 1000,

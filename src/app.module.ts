@@ -10,6 +10,7 @@ import { DatabaseModule } from './database/database.module.js';
 import { EnrollmentsModule } from './enrollments/enrollments.module.js';
 import { HealthModule } from './health/health.module.js';
 import { GracefulShutdown } from './lifecycle/graceful-shutdown.js';
+import { MetricsModule } from './metrics/metrics.module.js';
 import { TokensModule } from './tokens/tokens.module.js';
 import { UserAuthenticatorModule, UserChannelsModule } from './user-channels/user-channels.module.js';
 import type { UserAuthenticator } from './user-channels/user-authenticator.js';
@@ -35,6 +36,7 @@ export class AppModule {
         UserAuthenticatorModule.forRoot(userAuthenticator),
         UserChannelsModule,
         HealthModule,
+        MetricsModule,
       ],
       providers: [GracefulShutdown],
     };

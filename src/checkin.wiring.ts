@@ -56,7 +56,7 @@ function asBindingError(err: unknown): never {
 function asCheckinError(err: unknown): never {
   if (err instanceof IdentityError) {
     const code = err.status === 403 ? CheckinErrorCode.IdentityNotAllowed : CheckinErrorCode.IdentityInvalid;
-    throw new CheckinError(code, err.message);
+    throw new CheckinError(code, err.message, err.reason);
   }
   if (err instanceof CertificateBindingError) {
     throw new CheckinError(

@@ -1,6 +1,7 @@
 import { createApp } from './app.factory.js';
 import { ConfigError, exitOnConfigError, loadConfigOrExit } from './config/config.js';
 import { AppLogger } from './logging/app-logger.js';
+import { MetricsServer } from './metrics/metrics.server.js';
 
 async function main(): Promise<void> {
   const config = loadConfigOrExit();
@@ -17,6 +18,8 @@ async function main(): Promise<void> {
       database: config.database.driver,
       pushTopics: config.pushTopics.length > 0 ? config.pushTopics : 'any com.apple.mgmt.*',
     });
+    // METRICS_PORT: a separate server, once the device port is up.
+    await app.get(MetricsServer).listen();
   } catch (err) {
     if (err instanceof ConfigError) exitOnConfigError(err);
     // The one line that says why: Nest's own report of the same error is not logged.

@@ -267,12 +267,6 @@ function containerEnv(
 const LEFT_OUT = ['HOST', 'DEVICE_INTERMEDIATES_FILE', 'WATCH_PAIRING_VERIFY_KEYS_FILE', 'USER_AUTHENTICATOR_MODULE'];
 /** Set by components/maid and components/watch-pairing. */
 const BY_COMPONENTS = ['MAID_SERVER_UUID', 'MAID_SIGNING_KEY_FILE', 'MAID_SIGNING_CERT_FILE', 'WATCH_PAIRING_KEY_FILE'];
-/**
- * Settings the other parts of issue #11 add to src/config/config.ts (metrics on METRICS_PORT,
- * the OpenAPI UI switch API_DOCS). Allowed in the manifests before config.ts reads them; once
- * it does, they are checked like every other variable and this list can go.
- */
-const AWAITED = ['METRICS_PORT', 'API_DOCS'];
 
 /** The image's runtime user, from the Dockerfile's last stage; `node` is uid 1000 in the official Node images. */
 function imageUid(): number {
@@ -379,7 +373,7 @@ describe('Kubernetes manifests (kustomize)', () => {
         const expectedUnset = LEFT_OUT.includes(v) || (!withComponents && BY_COMPONENTS.includes(v));
         assert.equal(set.has(v), !expectedUnset, `${name}: ${v} ${expectedUnset ? 'is left out' : 'is set'}`);
       }
-      for (const v of set) assert.ok(read.includes(v) || AWAITED.includes(v), `${name}: ${v} is not a setting`);
+      for (const v of set) assert.ok(read.includes(v), `${name}: ${v} is not a setting`);
     }
   });
 

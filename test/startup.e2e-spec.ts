@@ -138,7 +138,7 @@ describe('starting and stopping the built server', () => {
       let waiting = 0;
       for (let i = 0; i < 600 && waiting < 2; i++) {
         const rows = await view.query<{ n: number | string }[]>(
-          "SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST WHERE DB = ? AND INFO LIKE '%GET_LOCK%'",
+          "SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST WHERE DB = ? AND INFO LIKE '%GET_LOCK%' AND ID <> CONNECTION_ID()",
           [database],
         );
         waiting = Number(rows[0]?.n);

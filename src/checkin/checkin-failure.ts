@@ -12,6 +12,8 @@ export interface CheckinFailure {
   readonly stack?: string;
   /** The log level when not the one the status implies. */
   readonly logLevel?: 'info';
+  /** Set when the device's identity was refused: why, as a fixed code (log and metrics). */
+  readonly identityRefusal?: string;
 }
 
 /**
@@ -21,7 +23,13 @@ export interface CheckinFailure {
  */
 export function mapCheckinFailure(err: unknown): CheckinFailure {
   if (err instanceof CheckinError) {
-    const failure = { status: err.status, code: err.code, deviceText: err.message, logReason: err.message };
+    const failure = {
+      status: err.status,
+      code: err.code,
+      deviceText: err.message,
+      logReason: err.message,
+      ...(err.identityRefusal !== undefined ? { identityRefusal: err.identityRefusal } : {}),
+    };
     return err.code === CheckinErrorCode.ClientAborted ? { ...failure, logLevel: 'info' } : failure;
   }
   if (err instanceof SecretDecryptionError) {

@@ -4,6 +4,7 @@ import type { Request, Response } from 'express';
 import type { ConfigType } from '@nestjs/config';
 import { checkinConfig } from '../config/namespaces.js';
 import { AppLogger } from '../logging/app-logger.js';
+import { MetricsService } from '../metrics/metrics.service.js';
 import { CheckinDispatcher } from './checkin.dispatcher.js';
 import { ApiCheckin, CHECKIN_CONTENT_TYPE } from './checkin.openapi.js';
 import { CheckinError, CheckinErrorCode } from './checkin.errors.js';
@@ -40,6 +41,7 @@ export class CheckinController {
     @Inject(checkinConfig.KEY) private readonly config: ConfigType<typeof checkinConfig>,
     @Inject(AppLogger) private readonly logger: AppLogger,
     @Inject(CHECKIN_IDENTITY) private readonly identity: CheckinIdentity,
+    @Inject(MetricsService) private readonly metrics: MetricsService,
   ) {}
 
   @Put('checkin')
@@ -119,6 +121,7 @@ export class CheckinController {
     res.setHeader('X-Request-Id', requestId);
     let status: number;
     let logLevel: 'info' | undefined;
+    let identityRefusal: string | undefined;
     try {
       const rawBody = await readBody(req, this.config.maxBodyBytes);
       if (rawBody.length === 0) throw new CheckinError(CheckinErrorCode.MalformedPlist, 'the body is empty');
@@ -146,11 +149,14 @@ export class CheckinController {
       logFields.reason = failure.logReason;
       if (failure.stack !== undefined) logFields.stack = failure.stack;
       logLevel = failure.logLevel;
+      identityRefusal = failure.identityRefusal;
+      if (identityRefusal !== undefined) logFields.identityRefusal = identityRefusal;
       if (status === 413) res.setHeader('Connection', 'close');
       if (status === 503) res.setHeader('Retry-After', '30');
       res.status(status).type('text/plain').send(`${failure.deviceText}\n`);
     }
     const durationMs = Number(process.hrtime.bigint() - started) / 1e6;
+    this.metrics.checkin(logFields.messageType, status, durationMs / 1000, identityRefusal);
     // A handled message can still deserve an operator's look: it says so in `warning`.
     const level =
       logLevel ?? (status >= 500 ? 'error' : status >= 400 || logFields.warning !== undefined ? 'warn' : 'info');

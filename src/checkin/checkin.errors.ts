@@ -65,9 +65,14 @@ export class CheckinError extends Error {
    * @param code what went wrong, for logs and metrics
    * @param message short text for the device and the log; never include secrets
    */
+  /**
+   * @param identityRefusal when the identity module refused the device: why, as its fixed code
+   *   (the log's `identityRefusal`, the metrics' refusal reason)
+   */
   constructor(
     readonly code: CheckinErrorCode,
     message: string,
+    readonly identityRefusal?: string,
   ) {
     super(message);
     this.name = 'CheckinError';

@@ -32,6 +32,7 @@ describe('loadConfig defaults', () => {
       production: false,
       port: 8080,
       host: undefined,
+      metricsPort: undefined,
       database: { driver: 'sqlite', path: resolve(CWD, 'data/mdm.sqlite') },
       dataDir: resolve(CWD, 'data'),
       adminApiKey: undefined,
@@ -346,6 +347,19 @@ describe('loadConfig errors name the variable', () => {
     for (const bad of ['http://0.0.0.0', '127.0.0.1:8080', 'a b', '-bad.example']) {
       assertConfigError(() => load({ HOST: bad }), 'HOST', /IP address or a host name/);
     }
+  });
+
+  it('METRICS_PORT: unset serves no metrics; a port of its own, never PORT', () => {
+    assert.equal(load({}).metricsPort, undefined);
+    assert.equal(load({ METRICS_PORT: ' ' }).metricsPort, undefined);
+    assert.equal(load({ METRICS_PORT: '9090' }).metricsPort, 9090);
+    assert.equal(load({ PORT: '0', METRICS_PORT: '0' }).metricsPort, 0);
+    for (const bad of ['abc', '-1', '90.5', '0x2382']) {
+      assertConfigError(() => load({ METRICS_PORT: bad }), 'METRICS_PORT', /whole number/);
+    }
+    assertConfigError(() => load({ METRICS_PORT: '65536' }), 'METRICS_PORT', /between 0 and 65535/);
+    assertConfigError(() => load({ METRICS_PORT: '8080' }), 'METRICS_PORT', /must differ from PORT \(8080\)/);
+    assertConfigError(() => load({ PORT: '9090', METRICS_PORT: '9090' }), 'METRICS_PORT', /must differ from PORT/);
   });
 
   it('PUSH_TOPICS with an entry outside com.apple.mgmt.', () => {

@@ -65,6 +65,8 @@ export interface AppConfig {
   readonly port: number;
   /** The one address to listen on; `undefined`: every interface. */
   readonly host: string | undefined;
+  /** Port of the Prometheus `/metrics` server (on `host`); `undefined`: no metrics are collected or served. */
+  readonly metricsPort: number | undefined;
   readonly database: DatabaseConfig;
   readonly dataDir: string;
   /** `undefined` turns the whole `/api` off. */
@@ -207,6 +209,16 @@ function parsePreviousKeys(raw: string | undefined): Buffer[] {
     });
 }
 
+/** METRICS_PORT: unset, or a port of its own (0: any free one), never the device port. */
+function parseMetricsPort(env: Env, port: number): number | undefined {
+  if (value(env, 'METRICS_PORT') === undefined) return undefined;
+  const metricsPort = integer(env, 'METRICS_PORT', 0, 0, 65535);
+  if (metricsPort !== 0 && metricsPort === port) {
+    throw new ConfigError('METRICS_PORT', `must differ from PORT (${port}): metrics are never served to devices`);
+  }
+  return metricsPort;
+}
+
 function parsePushTopics(raw: string | undefined): string[] {
   if (raw === undefined) return [];
   const topics = raw
@@ -314,10 +326,12 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     throw new ConfigError('SECRETS_KEY', 'is required when NODE_ENV=production (openssl rand -base64 32)');
   }
   const dataDirRaw = value(env, 'DATA_DIR') ?? './data';
+  const port = integer(env, 'PORT', 8080, 0, 65535);
   return {
     production,
-    port: integer(env, 'PORT', 8080, 0, 65535),
+    port,
     host: parseHost(value(env, 'HOST')),
+    metricsPort: parseMetricsPort(env, port),
     database: parseDatabaseUrl(value(env, 'DATABASE_URL') ?? DEFAULT_DATABASE_URL, cwd),
     dataDir: isAbsolute(dataDirRaw) ? dataDirRaw : resolve(cwd, dataDirRaw),
     adminApiKey,

@@ -10,6 +10,7 @@ import { CertificateBindingsService } from './certificate-bindings.service.js';
 import type { BindingChange as ServiceBindingChange } from './certificate-bindings.service.js';
 import type { BindingState } from './certificate-bindings.repository.js';
 import { namesInclude } from './certificate-names.js';
+import { IdentityError } from './certificate-verifier.js';
 import type { VerifiedCertificate } from './certificate-verifier.js';
 
 /** A change of the device's bindings, before the service adds who made it. */
@@ -129,21 +130,23 @@ export class CertificateBindingMiddleware {
       return next();
     }
     if (all.some((b) => !b.revoked)) {
-      throw new CertificateBindingError('forbidden', `the certificate is not one of those bound to ${deviceId}`);
+      throw new IdentityError(403, `the certificate is not one of those bound to ${deviceId}`, 'certificate_not_bound');
     }
     if (all.length > 0) {
-      throw new CertificateBindingError(
-        'forbidden',
+      throw new IdentityError(
+        403,
         `every certificate bound to ${deviceId} was revoked: the device must enroll again (Authenticate)`,
+        'certificate_not_bound',
       );
     }
     // Never bound: an unknown device gets the handler's own answer (400); a device migrated
     // from another server is bound now when DEVICE_CERT_BIND_RETRO allows it.
     if (!(await this.enrollments.deviceExists(deviceId))) return next();
     if (!this.retro) {
-      throw new CertificateBindingError(
-        'forbidden',
+      throw new IdentityError(
+        403,
         `no certificate is bound to ${deviceId}: the device must enroll again (or set DEVICE_CERT_BIND_RETRO=true for migrated devices)`,
+        'certificate_not_bound',
       );
     }
     // Bound since the read above: by this device's own overlapping message, or to another device.
@@ -180,9 +183,10 @@ export class CertificateBindingMiddleware {
       if (namesInclude(cert.names, serial)) return;
     }
     const wanted = { udid: 'UDID', serial: 'serial number', 'udid-or-serial': 'UDID or serial number' }[this.match];
-    throw new CertificateBindingError(
-      'forbidden',
+    throw new IdentityError(
+      403,
       `the certificate does not name the device's ${wanted} (DEVICE_CERT_MATCH=${this.match})`,
+      'certificate_name_mismatch',
     );
   }
 
@@ -286,8 +290,8 @@ function refuseForeignOrRevoked(binding: BindingState | undefined, deviceId: str
   if (binding.revoked) throw revoked(deviceId);
 }
 
-function revoked(deviceId: string): CertificateBindingError {
-  return new CertificateBindingError('forbidden', `the certificate was revoked for ${deviceId}`);
+function revoked(deviceId: string): IdentityError {
+  return new IdentityError(403, `the certificate was revoked for ${deviceId}`, 'certificate_revoked');
 }
 
 /**
@@ -296,7 +300,7 @@ function revoked(deviceId: string): CertificateBindingError {
  * very device (an overlapping message of its own, or a retry of this one): nothing is wrong
  * with the device, so a 503 asks it to send the message again, when it finds its binding.
  */
-function raceLost(winner: { deviceId: string } | undefined, deviceId: string): CertificateBindingError {
+function raceLost(winner: { deviceId: string } | undefined, deviceId: string): CertificateBindingError | IdentityError {
   if (winner?.deviceId !== deviceId) return reused();
   return new CertificateBindingError(
     'retry',
@@ -304,6 +308,6 @@ function raceLost(winner: { deviceId: string } | undefined, deviceId: string): C
   );
 }
 
-function reused(): CertificateBindingError {
-  return new CertificateBindingError('forbidden', 'the certificate is already bound to another device');
+function reused(): IdentityError {
+  return new IdentityError(403, 'the certificate is already bound to another device', 'certificate_other_device');
 }

@@ -12,17 +12,45 @@ export interface VerifiedCertificate {
 }
 
 /**
+ * Why an identity was refused, as a short fixed code: the log line's `identityRefusal` and the
+ * `reason` label of `mdm_checkin_identity_refusals_total` (a bounded set, unlike the message).
+ */
+export const IDENTITY_REFUSAL_REASONS = [
+  /** No Mdm-Signature, or no certificate header from the proxy. */
+  'proof_missing',
+  /** The signature or the certificate header is malformed or does not verify. */
+  'proof_invalid',
+  /** Not from a configured CA, a CA's own certificate, or not for client authentication. */
+  'certificate_untrusted',
+  /** The certificate (or one of its chain) is expired or not valid yet. */
+  'certificate_expired',
+  /** The device has certificates bound and this is not one of them, or it has none. */
+  'certificate_not_bound',
+  /** The certificate was revoked for this device. */
+  'certificate_revoked',
+  /** The certificate is bound to another device. */
+  'certificate_other_device',
+  /** The certificate does not name the device as DEVICE_CERT_MATCH asks. */
+  'certificate_name_mismatch',
+] as const;
+export type IdentityRefusalReason = (typeof IDENTITY_REFUSAL_REASONS)[number];
+
+/**
  * Why an identity was refused. 400: the proof is malformed or does not verify (garbage
  * header, tampered body). 403: the certificate is well formed but not allowed (unknown CA,
  * expired, wrong usage, bound to another device). Never 401.
  */
 export class IdentityError extends Error {
+  readonly reason: IdentityRefusalReason;
+
   constructor(
     readonly status: 400 | 403,
     message: string,
+    reason?: IdentityRefusalReason,
   ) {
     super(message);
     this.name = 'IdentityError';
+    this.reason = reason ?? (status === 400 ? 'proof_invalid' : 'certificate_untrusted');
   }
 }
 
@@ -73,10 +101,11 @@ export class CertificateVerifier {
     const now = this.now().getTime();
     const cached = this.cache.get(fingerprint);
     if (cached !== undefined) {
-      if (now + this.skewMs < cached.from) throw new IdentityError(403, 'the device certificate is not valid yet');
+      if (now + this.skewMs < cached.from)
+        throw new IdentityError(403, 'the device certificate is not valid yet', 'certificate_expired');
       if (now - this.skewMs > cached.to) {
         this.cache.delete(fingerprint);
-        throw new IdentityError(403, 'the device certificate has expired');
+        throw new IdentityError(403, 'the device certificate has expired', 'certificate_expired');
       }
       return cached.result;
     }
@@ -150,8 +179,8 @@ export class CertificateVerifier {
   private checkValidity(cert: X509Certificate, now: number, what: string): void {
     const from = new Date(cert.validFrom).getTime();
     const to = new Date(cert.validTo).getTime();
-    if (now + this.skewMs < from) throw new IdentityError(403, `the ${what} is not valid yet`);
-    if (now - this.skewMs > to) throw new IdentityError(403, `the ${what} has expired`);
+    if (now + this.skewMs < from) throw new IdentityError(403, `the ${what} is not valid yet`, 'certificate_expired');
+    if (now - this.skewMs > to) throw new IdentityError(403, `the ${what} has expired`, 'certificate_expired');
   }
 }
 

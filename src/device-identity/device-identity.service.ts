@@ -35,14 +35,22 @@ export class DeviceIdentityService {
     if (this.mode === 'signature') {
       const header = single(headers[SIGNATURE_HEADER]);
       if (header === undefined) {
-        throw new IdentityError(400, 'the Mdm-Signature header is missing (the profile must set SignMessage)');
+        throw new IdentityError(
+          400,
+          'the Mdm-Signature header is missing (the profile must set SignMessage)',
+          'proof_missing',
+        );
       }
       const proof = await verifyDetachedSignature(header, body);
       return this.verifier.verify(proof.signerDer, proof.carried);
     }
     const header = single(headers[this.certHeader]);
     if (header === undefined)
-      throw new IdentityError(400, `the ${this.certHeader} header with the client certificate is missing`);
+      throw new IdentityError(
+        400,
+        `the ${this.certHeader} header with the client certificate is missing`,
+        'proof_missing',
+      );
     return this.verifier.verify(certificateFromHeader(header));
   }
 }

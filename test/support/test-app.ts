@@ -6,6 +6,7 @@ import { appOptions, buildRootModule, configureApp } from '../../src/app.factory
 import { loadConfig } from '../../src/config/config.js';
 import type { AppConfig } from '../../src/config/config.js';
 import { AppLogger } from '../../src/logging/app-logger.js';
+import { MetricsServer } from '../../src/metrics/metrics.server.js';
 import { loadOrCreateDevCa } from '../../src/device-identity/dev-ca.js';
 import type { CertificateAuthority } from '../../src/device-identity/dev-ca.js';
 import { DeviceSigner, registerSigner } from './device.js';
@@ -36,6 +37,8 @@ export interface TestApp {
   readonly db: TestDatabase;
   readonly dataSource: DataSource;
   readonly logs: CapturedLogs;
+  /** `http://127.0.0.1:<port>/metrics` when METRICS_PORT is set, as main.ts serves it. */
+  readonly metricsUrl: string | undefined;
   /** Signs messages as the devices would; undefined when DEVICE_AUTH=none. */
   readonly signer: DeviceSigner | undefined;
   close(): Promise<void>;
@@ -86,6 +89,9 @@ export async function startTestApp(
   await app.listen(0, '127.0.0.1');
   const { port } = app.getHttpServer().address() as AddressInfo;
   const url = `http://127.0.0.1:${port}`;
+  const metrics = app.get(MetricsServer);
+  await metrics.listen();
+  const metricsAddress = metrics.address();
   const id = config.deviceIdentity;
   let signer: DeviceSigner | undefined;
   if (id.mode !== 'none') {
@@ -102,6 +108,7 @@ export async function startTestApp(
     db: database,
     dataSource: app.get(DataSource),
     logs,
+    metricsUrl: metricsAddress === undefined ? undefined : `http://127.0.0.1:${metricsAddress.port}/metrics`,
     close: async () => {
       registerSigner(url, undefined);
       await app.close();
