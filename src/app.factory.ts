@@ -4,6 +4,7 @@ import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { setupApiDocs } from './admin/openapi.js';
 import { AppModule } from './app.module.js';
+import { routeCheckinsDirectly } from './checkin/checkin-lane.js';
 import { loadOrCreateDevKey, SecretBox } from './common/secret-box.js';
 import { checkConfigFiles } from './config/config-files.js';
 import type { AppConfig } from './config/config.js';
@@ -56,6 +57,7 @@ export function configureApp(app: NestExpressApplication, config: AppConfig): Ne
   app.disable('x-powered-by');
   app.enableShutdownHooks(['SIGTERM', 'SIGINT']);
   setupApiDocs(app, config);
+  routeCheckinsDirectly(app);
   return app;
 }
 

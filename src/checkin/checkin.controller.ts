@@ -1,5 +1,6 @@
 import { Controller, Inject, Post, Put, Req, Res } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Request, Response } from 'express';
 import type { ConfigType } from '@nestjs/config';
 import { checkinConfig } from '../config/namespaces.js';
@@ -93,7 +94,16 @@ export class CheckinController {
     await this.mdm(req, res);
   }
 
-  private async mdm(req: Request, res: Response): Promise<void> {
+  /**
+   * A check-in (or a request to /mdm) as Node's HTTP server hands it over: the routes above and
+   * the lane that bypasses Express's router (checkin-lane.ts) both end here. Only Node's own
+   * request and response API is used, so either way the answer is the same.
+   */
+  async handle(req: IncomingMessage, res: ServerResponse, path: 'checkin' | 'mdm'): Promise<void> {
+    await (path === 'checkin' ? this.serve(req, res) : this.mdm(req, res));
+  }
+
+  private async mdm(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const type = req.headers['content-type'] ?? '';
     if (type.toLowerCase().startsWith(CHECKIN_CONTENT_TYPE)) {
       await this.serve(req, res);
@@ -102,7 +112,7 @@ export class CheckinController {
     req.resume();
     const requestId = requestIdOf(req);
     res.setHeader('X-Request-Id', requestId);
-    res.status(501).type('text/plain').send('Not Implemented: the MDM command endpoint is not available yet\n');
+    sendText(res, 501, 'Not Implemented: the MDM command endpoint is not available yet\n');
     // A device polling for commands here means its profile points at a command server this
     // deployment does not have: the operator needs to see that.
     this.logger.emit('warn', 'mdm', {
@@ -114,7 +124,7 @@ export class CheckinController {
     });
   }
 
-  private async serve(req: Request, res: Response): Promise<void> {
+  private async serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const started = process.hrtime.bigint();
     const requestId = requestIdOf(req);
     const logFields: Record<string, unknown> = { requestId };
@@ -153,7 +163,7 @@ export class CheckinController {
       if (identityRefusal !== undefined) logFields.identityRefusal = identityRefusal;
       if (status === 413) res.setHeader('Connection', 'close');
       if (status === 503) res.setHeader('Retry-After', '30');
-      res.status(status).type('text/plain').send(`${failure.deviceText}\n`);
+      sendText(res, status, `${failure.deviceText}\n`);
     }
     const durationMs = Number(process.hrtime.bigint() - started) / 1e6;
     this.metrics.checkin(logFields.messageType, status, durationMs / 1000, identityRefusal);
@@ -165,7 +175,7 @@ export class CheckinController {
 }
 
 /** The caller's X-Request-Id when it is a sane one, else a new id. */
-function requestIdOf(req: Request): string {
+function requestIdOf(req: IncomingMessage): string {
   const header = req.headers['x-request-id'];
   return typeof header === 'string' && REQUEST_ID_RE.test(header) ? header : randomUUID();
 }
@@ -179,13 +189,24 @@ function claimedEnrollmentId(body: Buffer): string | undefined {
   }
 }
 
-function send(res: Response, result: CheckinResult): void {
-  res.status(result.status);
+function send(res: ServerResponse, result: CheckinResult): void {
   if (result.plist !== undefined) {
-    res.type('application/xml; charset=utf-8').send(encodePlist(result.plist));
+    sendBody(res, result.status, 'application/xml; charset=utf-8', encodePlist(result.plist));
   } else if (result.json !== undefined) {
-    res.type('application/json').send(JSON.stringify(result.json));
+    sendBody(res, result.status, 'application/json; charset=utf-8', JSON.stringify(result.json));
   } else {
+    res.statusCode = result.status;
     res.end();
   }
+}
+
+function sendText(res: ServerResponse, status: number, text: string): void {
+  sendBody(res, status, 'text/plain; charset=utf-8', text);
+}
+
+function sendBody(res: ServerResponse, status: number, contentType: string, body: string): void {
+  res.statusCode = status;
+  res.setHeader('Content-Type', contentType);
+  res.setHeader('Content-Length', Buffer.byteLength(body));
+  res.end(body);
 }
