@@ -633,7 +633,7 @@ async function driveWrk(port, { connections, seconds, list }) {
     'wrk',
     [
       '-t',
-      '2',
+      String(Math.min(2, connections)),
       '-c',
       String(connections),
       '-d',
