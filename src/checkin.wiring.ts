@@ -3,10 +3,9 @@ import { CheckinError, CheckinErrorCode } from './checkin/checkin.errors.js';
 import { CHECKIN_IDENTITY } from './checkin/checkin-identity.js';
 import type { CheckinIdentity } from './checkin/checkin-identity.js';
 import type { CheckinPipeline } from './checkin/checkin.module.js';
-import { CHECKIN_MIDDLEWARE, WriteGuardUnmet } from './checkin/checkin.types.js';
+import { CHECKIN_MIDDLEWARE } from './checkin/checkin.types.js';
 import type { CheckinMiddleware } from './checkin/checkin.types.js';
 import {
-  BindingGuardUnmet,
   CertificateBindingError,
   CertificateBindingMiddleware,
 } from './device-identity/certificate-binding.middleware.js';
@@ -38,19 +37,13 @@ export const CHECKIN_PIPELINE: CheckinPipeline = {
       useFactory: (binding: CertificateBindingMiddleware, authToken: AuthTokenMiddleware): CheckinMiddleware[] => [
         {
           name: binding.name,
-          // The handler's WriteGuardUnmet is the binding's own "guard did not hold".
-          handle: (message, ctx, next) =>
-            binding.handle(message, ctx, () => next().catch(asBindingError)).catch(asCheckinError),
+          handle: (message, ctx, next) => binding.handle(message, ctx, next).catch(asCheckinError),
         },
         authToken,
       ],
     },
   ] satisfies Provider[],
 };
-
-function asBindingError(err: unknown): never {
-  throw err instanceof WriteGuardUnmet ? new BindingGuardUnmet() : err;
-}
 
 /** Identity refusals as the device sees them (400 or 403, never 401); anything else unchanged. */
 function asCheckinError(err: unknown): never {

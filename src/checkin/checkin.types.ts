@@ -1,4 +1,5 @@
 import type { CheckinCertificate } from './checkin-identity.js';
+import type { WriteGuard } from '../common/write-guard.js';
 import type { ResolvedEnrollment } from './enrollment-id.js';
 
 /** What a handler returns: a status and, optionally, a plist (or JSON) body. */
@@ -28,29 +29,6 @@ export interface CheckinContext {
   readonly foldsWriteGuard: boolean;
   /** Set by a middleware for a handler that folds it; see {@link WriteGuard}. */
   writeGuard?: WriteGuard;
-}
-
-/**
- * A condition, in SQL, on which the message may be written: what a middleware would
- * otherwise check with a query of its own before the handler runs (the certificate binding:
- * one database round trip of the two a TokenUpdate would make). A handler registered with
- * `foldsWriteGuard` finds it in `ctx.writeGuard` and must honour it: put it into the WHERE of
- * its first write, or check it inside its transaction before anything else; and when it does
- * not hold, write nothing and throw {@link WriteGuardUnmet}. The middleware then makes its full
- * check, which refuses the message or lets the handler run again without the guard.
- */
-export interface WriteGuard {
-  /** A boolean SQL expression (both drivers), e.g. `EXISTS (SELECT 1 FROM … WHERE …)`. */
-  readonly sql: string;
-  readonly params: readonly unknown[];
-}
-
-/** Thrown by a handler whose write guard did not hold; nothing was written. */
-export class WriteGuardUnmet extends Error {
-  constructor() {
-    super('the write guard did not hold');
-    this.name = 'WriteGuardUnmet';
-  }
 }
 
 export interface CheckinMessageHandler<M extends object = object> {

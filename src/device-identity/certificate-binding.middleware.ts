@@ -1,5 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { ConfigType } from '@nestjs/config';
+import { WriteGuardUnmet } from '../common/write-guard.js';
+import type { WriteGuard } from '../common/write-guard.js';
 import type { DeviceCertMatch } from '../config/config.js';
 import { deviceIdentityConfig } from '../config/namespaces.js';
 import { DatabaseService, isUniqueViolation } from '../database/database.service.js';
@@ -29,28 +31,10 @@ export interface BindingContext {
   readonly certificate: VerifiedCertificate | null;
   /** Added to the request's log line. */
   readonly logFields: Record<string, unknown>;
-  /** Whether the handler takes the check as a guard on its write instead (see {@link BindingGuard}). */
+  /** Whether the handler takes the check as a guard on its write instead (see WriteGuard in common/write-guard.ts). */
   readonly foldsWriteGuard: boolean;
   /** Set here for such a handler. */
-  writeGuard?: BindingGuard;
-}
-
-/**
- * "This certificate is bound to this device and not revoked" as a boolean SQL expression, for
- * a handler that can make its write conditional on it (the check-in pipeline's WriteGuard):
- * the binding is then checked in the statement that writes, with no read of its own before.
- */
-export interface BindingGuard {
-  readonly sql: string;
-  readonly params: readonly unknown[];
-}
-
-/** The handler's guarded write found the guard not holding and wrote nothing. */
-export class BindingGuardUnmet extends Error {
-  constructor() {
-    super('the certificate binding guard did not hold');
-    this.name = 'BindingGuardUnmet';
-  }
+  writeGuard?: WriteGuard;
 }
 
 /**
@@ -116,7 +100,7 @@ export class CertificateBindingMiddleware {
       try {
         return await next();
       } catch (err) {
-        if (!(err instanceof BindingGuardUnmet)) throw err;
+        if (!(err instanceof WriteGuardUnmet)) throw err;
       } finally {
         ctx.writeGuard = undefined;
       }

@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { DatabaseService } from '../database/database.service.js';
 import type { SqlRunner } from '../database/database.service.js';
 import type { VerifiedCertificate } from './certificate-verifier.js';
-import type { BindingGuard } from './certificate-binding.middleware.js';
+import type { WriteGuard } from '../common/write-guard.js';
 import type { BindingRevokedReason } from './entities/certificate-binding.entity.js';
 
 /** One row of a device's binding history. */
@@ -54,7 +54,7 @@ export class CertificateBindingsRepository {
    * module's write can carry (a WriteGuard): the check of {@link ofDevice} for a certificate
    * that is bound, in the same statement as the write.
    */
-  activeBindingGuard(deviceId: string, fingerprint: string): BindingGuard {
+  activeBindingGuard(deviceId: string, fingerprint: string): WriteGuard {
     return {
       sql: 'EXISTS (SELECT 1 FROM certificate_bindings WHERE fingerprint = ? AND device_id = ? AND revoked_at IS NULL)',
       params: [fingerprint, deviceId],

@@ -3,7 +3,7 @@ import { DatabaseService } from '../database/database.service.js';
 import type { SqlRunner } from '../database/database.service.js';
 import { UpsertSql } from '../database/upsert-sql.js';
 import type { EnrollmentType } from '../checkin/enrollment-id.js';
-import type { WriteGuard } from '../checkin/checkin.types.js';
+import type { WriteGuard } from '../common/write-guard.js';
 
 /** The device facts an Authenticate carries; `null` keeps what is stored. */
 export interface DeviceFacts {

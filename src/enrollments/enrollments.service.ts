@@ -1,8 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { CheckinError, CheckinErrorCode } from '../checkin/checkin.errors.js';
 import type { ResolvedEnrollment } from '../checkin/enrollment-id.js';
-import { WriteGuardUnmet } from '../checkin/checkin.types.js';
-import type { WriteGuard } from '../checkin/checkin.types.js';
+import { WriteGuardUnmet } from '../common/write-guard.js';
+import type { WriteGuard } from '../common/write-guard.js';
 import { SecretBox } from '../common/secret-box.js';
 import type { ConfigType } from '@nestjs/config';
 import { PUSH_TOPIC_PREFIX } from '../config/config.js';
