@@ -614,7 +614,11 @@ async function driveWrk(port, { connections, seconds, list }) {
   const fd = openSync(file, 'w');
   const line = (text) => writeSync(fd, `${text}\n`);
   line('local reqs = {}');
+  // A Lua function holds at most 65,536 constants: the requests are put in by chunks, each in
+  // a function of its own.
+  const CHUNK = 10_000;
   list.forEach((r, i) => {
+    if (i % CHUNK === 0) line(`${i === 0 ? '' : 'end\n'}local function fill${i / CHUNK}()`);
     const head =
       `${r.method} ${r.path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n` +
       Object.entries(r.headers)
@@ -624,6 +628,8 @@ async function driveWrk(port, { connections, seconds, list }) {
       `Content-Length: ${r.body.length}\r\n\r\n`;
     line(`reqs[${i + 1}] = ${luaString(Buffer.concat([Buffer.from(head, 'latin1'), r.body]))}`);
   });
+  if (list.length > 0) line('end');
+  for (let k = 0; k * CHUNK < list.length; k++) line(`fill${k}()`);
   [
     'local threads = 0',
     'function setup(thread) thread:set("start", threads); threads = threads + 1 end',

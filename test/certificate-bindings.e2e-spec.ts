@@ -310,18 +310,19 @@ describe('certificate bindings: a TokenUpdate checks its binding in the statemen
     await t.close();
   });
 
-  /** The statements the application sends while `fn` runs (through its DataSource). */
+  /** The single statements the application runs while `fn` runs (through DatabaseService.query). */
   async function statements(fn: () => Promise<void>): Promise<string[]> {
     const seen: string[] = [];
-    const original = t.dataSource.query.bind(t.dataSource);
-    t.dataSource.query = ((sql: string, params?: unknown[]) => {
+    const db = t.app.get(DatabaseService);
+    const original = db.query.bind(db);
+    db.query = (<T>(sql: string, params?: readonly unknown[]) => {
       seen.push(sql);
-      return original(sql, params);
-    }) as typeof t.dataSource.query;
+      return original<T>(sql, params);
+    }) as typeof db.query;
     try {
       await fn();
     } finally {
-      t.dataSource.query = original;
+      db.query = original;
     }
     return seen;
   }
