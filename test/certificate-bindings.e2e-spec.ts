@@ -315,10 +315,10 @@ describe('certificate bindings: a TokenUpdate checks its binding in the statemen
     const seen: string[] = [];
     const db = t.app.get(DatabaseService);
     const original = db.query.bind(db);
-    db.query = (<T>(sql: string, params?: readonly unknown[]) => {
+    db.query = <T>(sql: string, params?: readonly unknown[]) => {
       seen.push(sql);
       return original<T>(sql, params);
-    }) as typeof db.query;
+    };
     try {
       await fn();
     } finally {
