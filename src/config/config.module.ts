@@ -3,7 +3,6 @@ import type { DynamicModule } from '@nestjs/common';
 import { ConfigModule } from '@nestjs/config';
 import { SecretBox } from '../common/secret-box.js';
 import { AppLogger } from '../logging/app-logger.js';
-import { APP_CONFIG } from './config.js';
 import type { AppConfig } from './config.js';
 import { CONFIG_NAMESPACES } from './namespaces.js';
 
@@ -29,12 +28,10 @@ export class AppConfigModule {
         }),
       ],
       providers: [
-        // The whole configuration, for code that spans modules (none of the modules needs it).
-        { provide: APP_CONFIG, useValue: config },
         { provide: AppLogger, useValue: logger },
         { provide: SecretBox, useValue: secretBox },
       ],
-      exports: [APP_CONFIG, AppLogger, SecretBox],
+      exports: [AppLogger, SecretBox],
     };
   }
 }

@@ -355,9 +355,6 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
   };
 }
 
-/** Nest injection token for the {@link AppConfig}. */
-export const APP_CONFIG = Symbol('APP_CONFIG');
-
 /**
  * For the command-line entry points: the configuration, or a one-line error naming the bad
  * variable and exit code 78 (EX_CONFIG).

@@ -94,8 +94,19 @@ export const loggingConfig = namespace('logging', (c): { readonly level: LogLeve
 }));
 
 /** Every namespace, loaded by the application's ConfigModule. */
+/** METRICS_PORT (undefined: no metrics server), the HOST it binds, and the pool size the gauges report against. */
+export const metricsConfig = namespace(
+  'metrics',
+  (c): { readonly port: number | undefined; readonly host: string | undefined; readonly poolSize: number } => ({
+    port: c.metricsPort,
+    host: c.host,
+    poolSize: c.databasePoolSize,
+  }),
+);
+
 export const CONFIG_NAMESPACES: readonly { readonly of: (config: AppConfig) => ConfigFactory }[] = [
   databaseConfig,
+  metricsConfig,
   checkinConfig,
   enrollmentsConfig,
   deviceIdentityConfig,

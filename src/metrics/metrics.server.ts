@@ -3,8 +3,8 @@ import type { OnApplicationShutdown } from '@nestjs/common';
 import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { APP_CONFIG } from '../config/config.js';
-import type { AppConfig } from '../config/config.js';
+import type { ConfigType } from '@nestjs/config';
+import { metricsConfig } from '../config/namespaces.js';
 import { AppLogger } from '../logging/app-logger.js';
 import { MetricsService } from './metrics.service.js';
 
@@ -18,14 +18,14 @@ export class MetricsServer implements OnApplicationShutdown {
   private server: Server | undefined;
 
   constructor(
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(metricsConfig.KEY) private readonly config: ConfigType<typeof metricsConfig>,
     @Inject(MetricsService) private readonly metrics: MetricsService,
     @Inject(AppLogger) private readonly logger: AppLogger,
   ) {}
 
   /** Listens on METRICS_PORT; does nothing when it is unset. Rejects when the port cannot be bound. */
   async listen(): Promise<void> {
-    const port = this.config.metricsPort;
+    const port = this.config.port;
     if (port === undefined || this.server !== undefined) return;
     const server = createServer((req, res) => void this.serve(req, res));
     await new Promise<void>((resolve, reject) => {

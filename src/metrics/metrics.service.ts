@@ -2,8 +2,8 @@ import { Inject, Injectable } from '@nestjs/common';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { DataSource } from 'typeorm';
 import { APPLE_MESSAGE_TYPES } from '../checkin/checkin.dispatcher.js';
-import { APP_CONFIG } from '../config/config.js';
-import type { AppConfig } from '../config/config.js';
+import type { ConfigType } from '@nestjs/config';
+import { metricsConfig } from '../config/namespaces.js';
 import { IDENTITY_REFUSAL_REASONS } from '../device-identity/certificate-verifier.js';
 import type { IdentityRefusalReason } from '../device-identity/certificate-verifier.js';
 import { mysqlPoolStats } from './mysql-pool.js';
@@ -29,8 +29,11 @@ export class MetricsService {
   private readonly duration?: Histogram<'message_type'>;
   private readonly refusals?: Counter<'reason'>;
 
-  constructor(@Inject(APP_CONFIG) config: AppConfig, @Inject(DataSource) dataSource: DataSource) {
-    this.enabled = config.metricsPort !== undefined;
+  constructor(
+    @Inject(metricsConfig.KEY) config: ConfigType<typeof metricsConfig>,
+    @Inject(DataSource) dataSource: DataSource,
+  ) {
+    this.enabled = config.port !== undefined;
     if (!this.enabled) return;
     const registers = [this.registry];
     this.requests = new Counter({
@@ -54,7 +57,7 @@ export class MetricsService {
     });
     // Every reason from the start at 0, so that rate() sees the first refusal of a kind.
     for (const reason of IDENTITY_REFUSAL_REASONS) this.refusals.inc({ reason }, 0);
-    registerPoolGauges(dataSource, config.databasePoolSize, registers);
+    registerPoolGauges(dataSource, config.poolSize, registers);
     collectDefaultMetrics({ register: this.registry });
   }
 
