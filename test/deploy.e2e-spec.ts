@@ -135,7 +135,10 @@ type ModelClass = new (data: unknown) => { validate(): void };
 
 /** The kubernetes-models class of an object's apiVersion/kind (core `v1` included). */
 async function modelFor(o: K8sObject): Promise<ModelClass> {
-  const spec = `kubernetes-models/${o.apiVersion}/${o.kind}`;
+  // The Prometheus Operator's CRDs (ServiceMonitor) have their models in a package of their own.
+  const spec = o.apiVersion.startsWith('monitoring.coreos.com/')
+    ? `@kubernetes-models/prometheus-operator/${o.apiVersion}/${o.kind}`
+    : `kubernetes-models/${o.apiVersion}/${o.kind}`;
   let mod: Record<string, unknown>;
   try {
     mod = (await import(spec)) as Record<string, unknown>;
@@ -148,8 +151,8 @@ async function modelFor(o: K8sObject): Promise<ModelClass> {
 }
 
 /**
- * kubernetes-models has no Prometheus Operator models (@kubernetes-models/prometheus-operator
- * is not a dependency): the ServiceMonitor's essential fields are checked by hand.
+ * Beyond its schema (validated like every object, with @kubernetes-models/prometheus-operator):
+ * the ServiceMonitor must select our Service and scrape a port it has, at /metrics.
  */
 function validateServiceMonitor(o: K8sObject, objects: K8sObject[]): void {
   assert.equal(o.apiVersion, 'monitoring.coreos.com/v1');
@@ -178,10 +181,7 @@ function matches(selector: Record<string, string>, labels: Record<string, string
 async function validateAll(objects: K8sObject[]): Promise<void> {
   assert.ok(objects.length > 0);
   for (const o of objects) {
-    if (o.kind === 'ServiceMonitor') {
-      validateServiceMonitor(o, objects);
-      continue;
-    }
+    if (o.kind === 'ServiceMonitor') validateServiceMonitor(o, objects);
     const Model = await modelFor(o);
     try {
       new Model(o).validate();
