@@ -326,3 +326,38 @@ export function ApiAdminCommon(options: { database: boolean } = { database: true
       : []),
   );
 }
+
+const NEXT_CURSOR = {
+  type: String,
+  required: false,
+  description:
+    'Pass it as `cursor` (with the same `sort`) to read the next page; absent on the last page. Opaque: the sort ' +
+    'key of this page’s last row.',
+} as const;
+
+@ApiSchema({ name: 'DevicePage', description: 'One page of devices.' })
+export class DevicePageBody {
+  @ApiProperty({ type: [DeviceViewBody] })
+  items: DeviceViewBody[];
+
+  @ApiProperty(NEXT_CURSOR)
+  nextCursor?: string;
+}
+
+@ApiSchema({ name: 'EnrollmentPage', description: 'One page of enrollments.' })
+export class EnrollmentPageBody {
+  @ApiProperty({ type: [EnrollmentViewBody] })
+  items: EnrollmentViewBody[];
+
+  @ApiProperty(NEXT_CURSOR)
+  nextCursor?: string;
+}
+
+@ApiSchema({ name: 'UserPage', description: 'One page of users.' })
+export class UserPageBody {
+  @ApiProperty({ type: [UserViewBody] })
+  items: UserViewBody[];
+
+  @ApiProperty(NEXT_CURSOR)
+  nextCursor?: string;
+}

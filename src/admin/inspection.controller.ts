@@ -1,4 +1,5 @@
 import {
+  applyDecorators,
   BadRequestException,
   Controller,
   Delete,
@@ -7,6 +8,7 @@ import {
   Inject,
   NotFoundException,
   Param,
+  Query,
   UseGuards,
 } from '@nestjs/common';
 import {
@@ -16,8 +18,12 @@ import {
   ApiOkResponse,
   ApiOperation,
   ApiParam,
+  ApiQuery,
   ApiTags,
 } from '@nestjs/swagger';
+import type { ApiQueryOptions } from '@nestjs/swagger';
+import type { Page } from '../common/keyset-page.js';
+import { ENROLLMENT_TYPES } from '../checkin/enrollment-id.js';
 import { CertificateBindingsService } from '../device-identity/certificate-bindings.service.js';
 import type { BindingRevokedReason, BindingView } from '../device-identity/certificate-bindings.service.js';
 import { EnrollmentsQueries } from '../enrollments/enrollments.queries.js';
@@ -27,12 +33,17 @@ import type { UserView } from '../user-channels/user-channels.service.js';
 import {
   ADMIN_DISABLED_EXAMPLE,
   ApiAdminCommon,
+  DevicePageBody,
   DeviceViewBody,
+  EnrollmentPageBody,
   EnrollmentViewBody,
   HttpErrorBody,
+  UserPageBody,
   UserViewBody,
 } from './admin.responses.js';
 import { ApiKeyGuard } from './api-key.guard.js';
+import { encodeCursor, LIST_LIMIT_DEFAULT, LIST_LIMIT_MAX, parseListQuery } from './list-query.js';
+import type { FilterName, RawQuery } from './list-query.js';
 
 const UDID_PARAM = {
   name: 'udid',
@@ -40,6 +51,115 @@ const UDID_PARAM = {
   example: '564D2E7A-3B1F-5C9E-8A46-D2F1B7E0C3A9',
 };
 const NOT_FOUND = 'or the admin API is disabled (ADMIN_API_KEY not set).';
+
+/** One page of a list, as the API answers it. */
+export interface ListAnswer<T> {
+  items: T[];
+  nextCursor?: string;
+}
+
+const dateTimeQuery = { type: 'string', format: 'date-time' } as const;
+/** The description of every filter, for the resources it applies to. */
+const FILTER_DOCS: Record<FilterName, ApiQueryOptions> = {
+  type: { name: 'type', description: 'Only this enrollment type.' },
+  enabled: { name: 'enabled', schema: { type: 'boolean' }, description: 'Only enabled (or disabled) channels.' },
+  awaitingConfiguration: {
+    name: 'awaitingConfiguration',
+    schema: { type: 'boolean' },
+    description: 'Only channels (not) awaiting DeviceConfigured.',
+  },
+  topic: { name: 'topic', schema: { type: 'string' }, description: 'Only this push topic.' },
+  serialNumber: { name: 'serialNumber', schema: { type: 'string' }, description: 'Only this serial number.' },
+  deviceId: {
+    name: 'deviceId',
+    schema: { type: 'string' },
+    description: 'Only those of this device (UDID, or EnrollmentID for User Enrollment).',
+  },
+  tokenUpdateCount: {
+    name: 'tokenUpdateCount',
+    schema: { type: 'integer', minimum: 0 },
+    description: 'Only this many TokenUpdates since the last (re-)enrollment: `1` lists the newly enrolled.',
+  },
+  updatedSince: {
+    name: 'updatedSince',
+    schema: dateTimeQuery,
+    description: 'Only those changed at or after this instant (ISO 8601 with a time zone).',
+  },
+  certificateExpiresBefore: {
+    name: 'certificateExpiresBefore',
+    schema: dateTimeQuery,
+    description:
+      'Only devices (for enrollments: the enrollments of devices) with an active identity certificate and none ' +
+      'valid until this instant (ISO 8601 with a time ' +
+      'zone): the devices whose identity must be renewed by then.',
+  },
+};
+
+/** The documentation of a list route: paging, the filters that apply to it, 400. */
+function ApiList(resource: string, filters: readonly FilterName[], typeEnum: readonly string[] = []) {
+  const decorators = [
+    ApiQuery({
+      name: 'limit',
+      required: false,
+      schema: { type: 'integer', minimum: 1, maximum: LIST_LIMIT_MAX, default: LIST_LIMIT_DEFAULT },
+      description: 'Rows in a page.',
+    }),
+    ApiQuery({
+      name: 'sort',
+      required: false,
+      schema: { type: 'string', enum: ['id', 'updatedAt'], default: 'id' },
+      description:
+        'By `id` (stable while paging: a row written meanwhile is neither skipped nor repeated), or by `updatedAt` ' +
+        'then id (a row changed while paging moves to the end and may be seen twice).',
+    }),
+    ApiQuery({
+      name: 'cursor',
+      required: false,
+      schema: { type: 'string' },
+      description: 'The `nextCursor` of the previous page, with the same `sort`.',
+    }),
+    ...filters.map((f) =>
+      ApiQuery({
+        required: false,
+        ...FILTER_DOCS[f],
+        ...(f === 'type' ? { schema: { type: 'string', enum: [...typeEnum] } } : {}),
+      }),
+    ),
+    ApiBadRequestResponse({
+      description:
+        `A bad value, a malformed cursor, \`limit\` outside 1..${LIST_LIMIT_MAX}, or a parameter that does not ` +
+        `apply to ${resource} (${filters.join(', ')} do).`,
+      type: HttpErrorBody,
+      example: {
+        statusCode: 400,
+        error: 'Bad Request',
+        message: `limit must be an integer from 1 to ${LIST_LIMIT_MAX}`,
+      },
+    }),
+    ApiNotFoundResponse({ description: `The admin API is disabled (ADMIN_API_KEY not set).`, type: HttpErrorBody }),
+  ];
+  return applyDecorators(...decorators);
+}
+
+function answer<T>(page: Page<T>, sort: 'id' | 'updatedAt'): ListAnswer<T> {
+  return page.next === undefined
+    ? { items: page.items }
+    : { items: page.items, nextCursor: encodeCursor(sort, page.next) };
+}
+
+const DEVICE_FILTERS: FilterName[] = ['serialNumber', 'updatedSince', 'certificateExpiresBefore'];
+const ENROLLMENT_FILTERS: FilterName[] = [
+  'type',
+  'enabled',
+  'awaitingConfiguration',
+  'topic',
+  'deviceId',
+  'tokenUpdateCount',
+  'updatedSince',
+  'certificateExpiresBefore',
+];
+const USER_FILTERS: FilterName[] = ['type', 'deviceId', 'updatedSince'];
+const USER_TYPES = ['User', 'Shared iPad', 'User Enrollment'] as const;
 
 export interface CertificateView {
   /** SHA-256 of the certificate's DER, hex. */
@@ -73,6 +193,52 @@ export class InspectionController {
     @Inject(UserChannelsService) private readonly userChannels: UserChannelsService,
   ) {}
 
+  /** Devices by id or updatedAt, a page at a time, each as `GET devices/{udid}` shows it. */
+  @Get('devices')
+  @ApiOperation({
+    operationId: 'listDevices',
+    summary: 'List devices',
+    description: `Filters: ${DEVICE_FILTERS.join(', ')}. Each item is what getDevice answers.`,
+  })
+  @ApiList('devices', DEVICE_FILTERS)
+  @ApiOkResponse({ description: 'One page of devices.', type: DevicePageBody })
+  async listDevices(@Query() query: RawQuery): Promise<ListAnswer<DeviceWithCertificates>> {
+    const { page, filters } = parseListQuery(query, 'devices', DEVICE_FILTERS);
+    const devices = await this.queries.listDevices(filters, page);
+    const histories = await this.bindings.histories(devices.items.map((d) => d.udid));
+    const now = Date.now();
+    const items = devices.items.map((d) => withCertificates(d, histories.get(d.udid) ?? [], now));
+    return answer({ items, next: devices.next }, page.sort);
+  }
+
+  /** Enrollments (device and user channels) by id or updatedAt, a page at a time. */
+  @Get('enrollments')
+  @ApiOperation({
+    operationId: 'listEnrollments',
+    summary: 'List enrollments (device and user channels)',
+    description: `Filters: ${ENROLLMENT_FILTERS.join(', ')}. Each item is what getEnrollment answers.`,
+  })
+  @ApiList('enrollments', ENROLLMENT_FILTERS, ENROLLMENT_TYPES)
+  @ApiOkResponse({ description: 'One page of enrollments.', type: EnrollmentPageBody })
+  async listEnrollments(@Query() query: RawQuery): Promise<ListAnswer<EnrollmentView>> {
+    const { page, filters } = parseListQuery(query, 'enrollments', ENROLLMENT_FILTERS);
+    return answer(await this.queries.listEnrollments(filters, page), page.sort);
+  }
+
+  /** The users of every device (macOS, Shared iPad, User Enrollment), a page at a time. */
+  @Get('users')
+  @ApiOperation({
+    operationId: 'listUsers',
+    summary: 'List the users of all devices',
+    description: `Filters: ${USER_FILTERS.join(', ')}. Each item is what getDeviceUsers answers for one user; its id is the user channel’s enrollment id.`,
+  })
+  @ApiList('users', USER_FILTERS, USER_TYPES)
+  @ApiOkResponse({ description: 'One page of users.', type: UserPageBody })
+  async listUsers(@Query() query: RawQuery): Promise<ListAnswer<UserView>> {
+    const { page, filters } = parseListQuery(query, 'users', USER_FILTERS, USER_TYPES);
+    return answer(await this.userChannels.listUsers(filters, page), page.sort);
+  }
+
   /** The device, its enrollments, and the identity certificates bound to it (never a key). */
   @Get('devices/:udid')
   @ApiOperation({
@@ -97,10 +263,7 @@ export class InspectionController {
   async device(@Param('udid') udid: string): Promise<DeviceWithCertificates> {
     const device = await this.queries.device(udid);
     if (device === undefined) throw new NotFoundException(`no device ${udid}`);
-    const now = Date.now();
-    const certificates = (await this.bindings.history(udid)).map((b) => certificateView(b, now));
-    const active = certificates.filter((c) => c.active);
-    return { ...device, certificate: active[active.length - 1] ?? null, certificates };
+    return withCertificates(device, await this.bindings.history(udid), Date.now());
   }
 
   /**
@@ -186,6 +349,12 @@ export class InspectionController {
     if (enrollment === undefined) throw new NotFoundException(`no enrollment ${id}`);
     return enrollment;
   }
+}
+
+function withCertificates(device: DeviceView, history: BindingView[], now: number): DeviceWithCertificates {
+  const certificates = history.map((b) => certificateView(b, now));
+  const active = certificates.filter((c) => c.active);
+  return { ...device, certificate: active[active.length - 1] ?? null, certificates };
 }
 
 function certificateView(b: BindingView, now: number): CertificateView {

@@ -135,18 +135,31 @@ export class CertificateBindingsRepository {
 
   /** The device's binding history, oldest first. */
   async history(deviceId: string): Promise<BindingView[]> {
+    return (await this.histories([deviceId])).get(deviceId) ?? [];
+  }
+
+  /** The binding history of each of the devices (oldest first), in one statement; no entry for a device without any. */
+  async histories(deviceIds: readonly string[]): Promise<Map<string, BindingView[]>> {
+    const out = new Map<string, BindingView[]>();
+    if (deviceIds.length === 0) return out;
     const rows = await this.db.query<Row[]>(
       'SELECT fingerprint, device_id, subject, not_after, bound_at, revoked_at, revoked_reason ' +
-        'FROM certificate_bindings WHERE device_id = ? ORDER BY bound_at, fingerprint',
-      [deviceId],
+        `FROM certificate_bindings WHERE device_id IN (${deviceIds.map(() => '?').join(', ')}) ` +
+        'ORDER BY bound_at, fingerprint',
+      deviceIds,
     );
-    return rows.map((r) => ({
+    for (const r of rows) out.set(r.device_id, [...(out.get(r.device_id) ?? []), this.view(r)]);
+    return out;
+  }
+
+  private view(r: Row): BindingView {
+    return {
       fingerprint: r.fingerprint,
       subject: r.subject,
       notAfter: this.db.readDate(r.not_after),
       boundAt: this.db.readDate(r.bound_at),
       revokedAt: r.revoked_at === null ? null : this.db.readDate(r.revoked_at),
       revokedReason: r.revoked_reason,
-    }));
+    };
   }
 }

@@ -40,6 +40,11 @@ export class CertificateBindingsService {
     return this.bindings.history(deviceId);
   }
 
+  /** The history of each device (oldest first), for a page of devices; no entry for a device without any. */
+  histories(deviceIds: readonly string[]): Promise<Map<string, BindingView[]>> {
+    return this.bindings.histories(deviceIds);
+  }
+
   /**
    * An administrator revokes one certificate of the device, for ever. `unknown` when the device
    * has no such certificate; `already` when it was revoked before (nothing changes).

@@ -1,7 +1,11 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
-import type { Repository } from 'typeorm';
+import { In } from 'typeorm';
+import type { Repository, SelectQueryBuilder } from 'typeorm';
 import type { EnrollmentType } from '../checkin/enrollment-id.js';
+import { keysetPage, pageOf } from '../common/keyset-page.js';
+import type { Page, PageRequest } from '../common/keyset-page.js';
+import { DatabaseService } from '../database/database.service.js';
 import { DeviceEntity } from './entities/device.entity.js';
 import { EnrollmentEntity } from './entities/enrollment.entity.js';
 
@@ -59,6 +63,28 @@ export interface ChannelState {
   lastSeenAt: Date;
 }
 
+/** What a device list can be narrowed to; every field given must hold. */
+export interface DeviceFilter {
+  serialNumber?: string;
+  /** Devices changed at or after this instant. */
+  updatedSince?: Date;
+  /** Devices whose every active (unrevoked) identity certificate expires before this instant. */
+  certificateExpiresBefore?: Date;
+}
+
+/** What an enrollment list can be narrowed to; every field given must hold. */
+export interface EnrollmentFilter {
+  type?: EnrollmentType;
+  enabled?: boolean;
+  awaitingConfiguration?: boolean;
+  topic?: string;
+  deviceId?: string;
+  tokenUpdateCount?: number;
+  updatedSince?: Date;
+  /** Enrollments of devices whose every active identity certificate expires before this instant. */
+  certificateExpiresBefore?: Date;
+}
+
 /**
  * The read side for administrators. Secret columns are never selected; whether a secret is
  * held is read from its timestamp, which is set and cleared with it.
@@ -68,7 +94,80 @@ export class EnrollmentsQueries {
   constructor(
     @InjectRepository(DeviceEntity) private readonly devices: Repository<DeviceEntity>,
     @InjectRepository(EnrollmentEntity) private readonly enrollments: Repository<EnrollmentEntity>,
+    @Inject(DatabaseService) private readonly db: DatabaseService,
   ) {}
+
+  /** One page of devices, each with its enrollments (two statements, whatever the page size). */
+  async listDevices(filter: DeviceFilter, page: PageRequest): Promise<Page<DeviceView>> {
+    const qb = this.devices.createQueryBuilder('d');
+    if (filter.serialNumber !== undefined) qb.andWhere('d.serial_number = :serial', { serial: filter.serialNumber });
+    if (filter.updatedSince !== undefined) {
+      qb.andWhere('d.updated_at >= :updatedSince', { updatedSince: this.db.date(filter.updatedSince) });
+    }
+    this.certificateExpiresBefore(qb, 'd.id', filter.certificateExpiresBefore);
+    const rows = await keysetPage(qb, 'd', page, (d) => this.db.date(d)).getMany();
+    const ids = rows.slice(0, page.limit).map((d) => d.id);
+    const enrollments =
+      ids.length === 0
+        ? []
+        : await this.enrollments.find({ where: { deviceId: In(ids) }, order: { createdAt: 'ASC', id: 'ASC' } });
+    const byDevice = new Map<string, EnrollmentEntity[]>();
+    for (const e of enrollments) byDevice.set(e.deviceId, [...(byDevice.get(e.deviceId) ?? []), e]);
+    return pageOf(rows, page, (kept) => kept.map((d) => deviceView(d, byDevice.get(d.id) ?? [])));
+  }
+
+  /** One page of enrollments, device and user channels alike. */
+  async listEnrollments(filter: EnrollmentFilter, page: PageRequest): Promise<Page<EnrollmentView>> {
+    const qb = this.enrollments.createQueryBuilder('e').leftJoinAndSelect('e.device', 'device');
+    const equal: [Exclude<keyof EnrollmentFilter, 'updatedSince' | 'certificateExpiresBefore'>, string][] = [
+      ['type', 'e.type'],
+      ['enabled', 'e.enabled'],
+      ['awaitingConfiguration', 'e.awaiting_configuration'],
+      ['topic', 'e.topic'],
+      ['deviceId', 'e.device_id'],
+      ['tokenUpdateCount', 'e.token_update_count'],
+    ];
+    for (const [key, column] of equal) {
+      const value = filter[key];
+      // Booleans are stored as 1/0 on both drivers, and better-sqlite3 binds no booleans.
+      const param = typeof value === 'boolean' ? Number(value) : value;
+      if (value !== undefined) qb.andWhere(`${column} = :${key}`, { [key]: param });
+    }
+    if (filter.updatedSince !== undefined) {
+      qb.andWhere('e.updated_at >= :updatedSince', { updatedSince: this.db.date(filter.updatedSince) });
+    }
+    this.certificateExpiresBefore(qb, 'e.device_id', filter.certificateExpiresBefore);
+    const rows = await keysetPage(qb, 'e', page, (d) => this.db.date(d)).getMany();
+    return pageOf(rows, page, (kept) => kept.map((e) => enrollmentView(e, e.device?.unlockTokenAt != null)));
+  }
+
+  /**
+   * Rows whose device has an active identity certificate and none that lasts until `before`:
+   * the devices due for renewal. The bindings table belongs to device-identity; it is named
+   * here in SQL only (as that module names the devices table), never through its entity.
+   */
+  private certificateExpiresBefore<T extends object>(
+    qb: SelectQueryBuilder<T>,
+    deviceIdColumn: string,
+    before: Date | undefined,
+  ): void {
+    if (before === undefined) return;
+    qb.andWhere(
+      `EXISTS (SELECT 1 FROM certificate_bindings cb WHERE cb.device_id = ${deviceIdColumn} AND cb.revoked_at IS NULL)`,
+    );
+    qb.andWhere(
+      'NOT EXISTS (SELECT 1 FROM certificate_bindings cb2 ' +
+        `WHERE cb2.device_id = ${deviceIdColumn} AND cb2.revoked_at IS NULL AND cb2.not_after >= :certBefore)`,
+      { certBefore: this.db.date(before) },
+    );
+  }
+
+  /** The channel state of the given enrollments (those that exist). */
+  async channels(ids: readonly string[]): Promise<ChannelState[]> {
+    if (ids.length === 0) return [];
+    const rows = await this.enrollments.find({ where: { id: In([...ids]) } });
+    return rows.map((e) => ({ id: e.id, enabled: e.enabled, lastSeenAt: e.lastSeenAt }));
+  }
 
   async device(udid: string): Promise<DeviceView | undefined> {
     const device = await this.devices.findOne({ where: { id: udid } });
@@ -77,29 +176,7 @@ export class EnrollmentsQueries {
       where: { deviceId: udid },
       order: { createdAt: 'ASC', id: 'ASC' },
     });
-    const hasUnlockToken = device.unlockTokenAt !== null;
-    return {
-      udid: device.id,
-      serialNumber: device.serialNumber,
-      model: device.model,
-      modelName: device.modelName,
-      osVersion: device.osVersion,
-      productName: device.productName,
-      buildVersion: device.buildVersion,
-      deviceName: device.deviceName,
-      imei: device.imei,
-      meid: device.meid,
-      hasUnlockToken,
-      hasBootstrapToken: device.bootstrapTokenAt !== null,
-      unlockTokenAt: device.unlockTokenAt?.toISOString() ?? null,
-      bootstrapTokenAt: device.bootstrapTokenAt?.toISOString() ?? null,
-      unlockTokenPredatesLastAuthenticate: predates(device.unlockTokenAt, device.lastAuthenticateAt),
-      bootstrapTokenPredatesLastAuthenticate: predates(device.bootstrapTokenAt, device.lastAuthenticateAt),
-      lastAuthenticateAt: device.lastAuthenticateAt?.toISOString() ?? null,
-      createdAt: device.createdAt.toISOString(),
-      updatedAt: device.updatedAt.toISOString(),
-      enrollments: enrollments.map((e) => enrollmentView(e, hasUnlockToken)),
-    };
+    return deviceView(device, enrollments);
   }
 
   /** Every enrollment (device and user channels) of the device: id, whether enabled, when last seen. */
@@ -113,6 +190,33 @@ export class EnrollmentsQueries {
     if (e === null) return undefined;
     return enrollmentView(e, e.device?.unlockTokenAt != null);
   }
+}
+
+/** A device and its enrollments (ordered by creation) as the admin API shows them. */
+function deviceView(device: DeviceEntity, enrollments: EnrollmentEntity[]): DeviceView {
+  const hasUnlockToken = device.unlockTokenAt !== null;
+  return {
+    udid: device.id,
+    serialNumber: device.serialNumber,
+    model: device.model,
+    modelName: device.modelName,
+    osVersion: device.osVersion,
+    productName: device.productName,
+    buildVersion: device.buildVersion,
+    deviceName: device.deviceName,
+    imei: device.imei,
+    meid: device.meid,
+    hasUnlockToken,
+    hasBootstrapToken: device.bootstrapTokenAt !== null,
+    unlockTokenAt: device.unlockTokenAt?.toISOString() ?? null,
+    bootstrapTokenAt: device.bootstrapTokenAt?.toISOString() ?? null,
+    unlockTokenPredatesLastAuthenticate: predates(device.unlockTokenAt, device.lastAuthenticateAt),
+    bootstrapTokenPredatesLastAuthenticate: predates(device.bootstrapTokenAt, device.lastAuthenticateAt),
+    lastAuthenticateAt: device.lastAuthenticateAt?.toISOString() ?? null,
+    createdAt: device.createdAt.toISOString(),
+    updatedAt: device.updatedAt.toISOString(),
+    enrollments: enrollments.map((e) => enrollmentView(e, hasUnlockToken)),
+  };
 }
 
 /** Whether a secret escrowed at `escrowedAt` is older than the last Authenticate. */

@@ -2,9 +2,12 @@ import { Inject, Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import type { Repository } from 'typeorm';
 import type { EnrollmentType, ResolvedEnrollment } from '../checkin/enrollment-id.js';
+import { keysetPage, pageOf } from '../common/keyset-page.js';
+import type { Page, PageRequest } from '../common/keyset-page.js';
 import { DatabaseService } from '../database/database.service.js';
 import { EnrollmentsQueries } from '../enrollments/enrollments.queries.js';
 import { EnrollmentsService } from '../enrollments/enrollments.service.js';
+import type { ChannelState } from '../enrollments/enrollments.queries.js';
 import type { TokenUpdateInput } from '../enrollments/enrollments.service.js';
 import { UserEntity } from './entities/user.entity.js';
 import { UsersRepository } from './users.repository.js';
@@ -45,6 +48,14 @@ export interface UserView {
   lastUserAuthenticateAt: string | null;
   /** declined, challenged, allowed, accepted or rejected; null when the user never sent UserAuthenticate. */
   userAuthenticateState: string | null;
+}
+
+/** What a user list can be narrowed to; every field given must hold. */
+export interface UserFilter {
+  type?: EnrollmentType;
+  deviceId?: string;
+  /** Users whose record changed at or after this instant. */
+  updatedSince?: Date;
 }
 
 /** The user record of a user-channel enrollment, from the resolved ids. */
@@ -165,24 +176,39 @@ export class UserChannelsService {
     if (!(await this.enrollments.deviceExists(udid))) return undefined;
     const users = await this.users.find({ where: { deviceId: udid }, order: { createdAt: 'ASC', id: 'ASC' } });
     const channels = await this.enrollmentViews.channelsOfDevice(udid);
-    const byId = new Map(channels.map((e) => [e.id, e]));
-    const iso = (d: Date | null | undefined): string | null => (d == null ? null : d.toISOString());
-    return users.map((u) => {
-      const e = byId.get(u.id);
-      const seen = [e?.lastSeenAt, u.lastUserAuthenticateAt].filter((d): d is Date => d != null);
-      return {
-        enrollmentId: u.id,
-        type: u.type,
-        userId: u.userId,
-        shortName: u.shortName,
-        longName: u.longName,
-        notOnConsole: u.notOnConsole,
-        enabled: e?.enabled ?? false,
-        lastSeenAt: iso(seen.sort((a, b) => b.getTime() - a.getTime())[0]),
-        lastTokenUpdateAt: iso(u.lastTokenUpdateAt),
-        lastUserAuthenticateAt: iso(u.lastUserAuthenticateAt),
-        userAuthenticateState: u.userAuthenticateState,
-      };
-    });
+    return users.map((u) => userView(u, channels));
   }
+
+  /** One page of the users of every device, with their channel's state. */
+  async listUsers(filter: UserFilter, page: PageRequest): Promise<Page<UserView>> {
+    const qb = this.users.createQueryBuilder('u');
+    if (filter.type !== undefined) qb.andWhere('u.type = :type', { type: filter.type });
+    if (filter.deviceId !== undefined) qb.andWhere('u.device_id = :deviceId', { deviceId: filter.deviceId });
+    if (filter.updatedSince !== undefined) {
+      qb.andWhere('u.updated_at >= :updatedSince', { updatedSince: this.db.date(filter.updatedSince) });
+    }
+    const rows = await keysetPage(qb, 'u', page, (d) => this.db.date(d)).getMany();
+    const channels = await this.enrollmentViews.channels(rows.slice(0, page.limit).map((u) => u.id));
+    return pageOf(rows, page, (kept) => kept.map((u) => userView(u, channels)));
+  }
+}
+
+/** A user and the state of its channel (from `channels`, which may hold others too). */
+function userView(u: UserEntity, channels: readonly ChannelState[]): UserView {
+  const e = channels.find((c) => c.id === u.id);
+  const iso = (d: Date | null | undefined): string | null => (d == null ? null : d.toISOString());
+  const seen = [e?.lastSeenAt, u.lastUserAuthenticateAt].filter((d): d is Date => d != null);
+  return {
+    enrollmentId: u.id,
+    type: u.type,
+    userId: u.userId,
+    shortName: u.shortName,
+    longName: u.longName,
+    notOnConsole: u.notOnConsole,
+    enabled: e?.enabled ?? false,
+    lastSeenAt: iso(seen.sort((a, b) => b.getTime() - a.getTime())[0]),
+    lastTokenUpdateAt: iso(u.lastTokenUpdateAt),
+    lastUserAuthenticateAt: iso(u.lastUserAuthenticateAt),
+    userAuthenticateState: u.userAuthenticateState,
+  };
 }

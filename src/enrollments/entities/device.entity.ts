@@ -1,4 +1,4 @@
-import { Column, Entity, OneToMany, PrimaryColumn } from 'typeorm';
+import { Column, Entity, Index, OneToMany, PrimaryColumn } from 'typeorm';
 import type { EnrollmentEntity } from './enrollment.entity.js';
 
 /**
@@ -7,10 +7,12 @@ import type { EnrollmentEntity } from './enrollment.entity.js';
  * (see SecretBox) and never leave the service through the API.
  */
 @Entity({ name: 'devices' })
+@Index('idx_devices_updated_at', ['updatedAt', 'id'])
 export class DeviceEntity {
   @PrimaryColumn({ type: 'varchar', length: 255 })
   id: string;
 
+  @Index('idx_devices_serial_number')
   @Column({ name: 'serial_number', type: 'varchar', length: 64, nullable: true })
   serialNumber: string | null;
 

@@ -9,6 +9,7 @@ import { DeviceEntity } from './device.entity.js';
  * channel's enrollment id. Ids follow the table in DESIGN.md.
  */
 @Entity({ name: 'enrollments' })
+@Index('idx_enrollments_updated_at', ['updatedAt', 'id'])
 export class EnrollmentEntity {
   @PrimaryColumn({ type: 'varchar', length: 512 })
   id: string;

@@ -8,6 +8,7 @@ import type { EnrollmentType } from '../../checkin/enrollment-id.js';
  * module imports none of that module's entities.
  */
 @Entity({ name: 'users' })
+@Index('idx_users_updated_at', ['updatedAt', 'id'])
 export class UserEntity {
   @PrimaryColumn({ type: 'varchar', length: 512 })
   id: string;

@@ -5,6 +5,7 @@ import { TokenReplays1764100000000 } from './1764100000000-TokenReplays.js';
 import { Users1764200000000 } from './1764200000000-Users.js';
 import { CertificateBindingHistory1764300000000 } from './1764300000000-CertificateBindingHistory.js';
 import { UserAuthTokens1764400000000 } from './1764400000000-UserAuthTokens.js';
+import { ListIndexes1764500000000 } from './1764500000000-ListIndexes.js';
 
 /** In the order they run. A new migration is appended here and never edited after release. */
 export const SQLITE_MIGRATIONS: (new () => MigrationInterface)[] = [
@@ -14,4 +15,5 @@ export const SQLITE_MIGRATIONS: (new () => MigrationInterface)[] = [
   Users1764200000000,
   CertificateBindingHistory1764300000000,
   UserAuthTokens1764400000000,
+  ListIndexes1764500000000,
 ];
