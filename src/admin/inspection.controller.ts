@@ -1,3 +1,4 @@
+import type { DeviceCondition } from '../common/device-condition.js';
 import {
   applyDecorators,
   BadRequestException,
@@ -193,6 +194,16 @@ export class InspectionController {
     @Inject(UserChannelsService) private readonly userChannels: UserChannelsService,
   ) {}
 
+  /** certificateExpiresBefore becomes device-identity's condition on the device, for the enrollments module's lists. */
+  private withDeviceCondition<F extends { certificateExpiresBefore?: Date }>(
+    filters: F,
+  ): Omit<F, 'certificateExpiresBefore'> & { device?: DeviceCondition } {
+    const { certificateExpiresBefore, ...rest } = filters;
+    return certificateExpiresBefore === undefined
+      ? rest
+      : { ...rest, device: this.bindings.expiringBefore(certificateExpiresBefore) };
+  }
+
   /** Devices by id or updatedAt, a page at a time, each as `GET devices/{udid}` shows it. */
   @Get('devices')
   @ApiOperation({
@@ -204,7 +215,7 @@ export class InspectionController {
   @ApiOkResponse({ description: 'One page of devices.', type: DevicePageBody })
   async listDevices(@Query() query: RawQuery): Promise<ListAnswer<DeviceWithCertificates>> {
     const { page, filters } = parseListQuery(query, 'devices', DEVICE_FILTERS);
-    const devices = await this.queries.listDevices(filters, page);
+    const devices = await this.queries.listDevices(this.withDeviceCondition(filters), page);
     const histories = await this.bindings.histories(devices.items.map((d) => d.udid));
     const now = Date.now();
     const items = devices.items.map((d) => withCertificates(d, histories.get(d.udid) ?? [], now));
@@ -222,7 +233,7 @@ export class InspectionController {
   @ApiOkResponse({ description: 'One page of enrollments.', type: EnrollmentPageBody })
   async listEnrollments(@Query() query: RawQuery): Promise<ListAnswer<EnrollmentView>> {
     const { page, filters } = parseListQuery(query, 'enrollments', ENROLLMENT_FILTERS);
-    return answer(await this.queries.listEnrollments(filters, page), page.sort);
+    return answer(await this.queries.listEnrollments(this.withDeviceCondition(filters), page), page.sort);
   }
 
   /** The users of every device (macOS, Shared iPad, User Enrollment), a page at a time. */

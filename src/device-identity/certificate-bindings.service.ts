@@ -1,3 +1,4 @@
+import type { DeviceCondition } from '../common/device-condition.js';
 import { Inject, Injectable } from '@nestjs/common';
 import { DatabaseService } from '../database/database.service.js';
 import { AppLogger } from '../logging/app-logger.js';
@@ -34,6 +35,20 @@ export class CertificateBindingsService {
     @Inject(DatabaseService) private readonly db: DatabaseService,
     @Inject(AppLogger) private readonly logger: AppLogger,
   ) {}
+
+  /**
+   * "The device has an active (unrevoked) identity certificate and none that lasts until
+   * `before`": the devices due for renewal, as a condition for another module's device list.
+   */
+  expiringBefore(before: Date): DeviceCondition {
+    return {
+      sql: (device) =>
+        `EXISTS (SELECT 1 FROM certificate_bindings cb WHERE cb.device_id = ${device} AND cb.revoked_at IS NULL) ` +
+        'AND NOT EXISTS (SELECT 1 FROM certificate_bindings cb2 ' +
+        `WHERE cb2.device_id = ${device} AND cb2.revoked_at IS NULL AND cb2.not_after >= :certBefore)`,
+      params: { certBefore: this.db.date(before) },
+    };
+  }
 
   /** Every certificate ever bound to the device, oldest first. */
   history(deviceId: string): Promise<BindingView[]> {

@@ -1,3 +1,4 @@
+import type { DeviceCondition } from '../common/device-condition.js';
 import { Inject, Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { In } from 'typeorm';
@@ -68,8 +69,8 @@ export interface DeviceFilter {
   serialNumber?: string;
   /** Devices changed at or after this instant. */
   updatedSince?: Date;
-  /** Devices whose every active (unrevoked) identity certificate expires before this instant. */
-  certificateExpiresBefore?: Date;
+  /** A condition on the device from another module (e.g. device-identity's certificate expiry). */
+  device?: DeviceCondition;
 }
 
 /** What an enrollment list can be narrowed to; every field given must hold. */
@@ -81,8 +82,8 @@ export interface EnrollmentFilter {
   deviceId?: string;
   tokenUpdateCount?: number;
   updatedSince?: Date;
-  /** Enrollments of devices whose every active identity certificate expires before this instant. */
-  certificateExpiresBefore?: Date;
+  /** A condition on the enrollment's device from another module (e.g. certificate expiry). */
+  device?: DeviceCondition;
 }
 
 /**
@@ -104,7 +105,7 @@ export class EnrollmentsQueries {
     if (filter.updatedSince !== undefined) {
       qb.andWhere('d.updated_at >= :updatedSince', { updatedSince: this.db.date(filter.updatedSince) });
     }
-    this.certificateExpiresBefore(qb, 'd.id', filter.certificateExpiresBefore);
+    this.deviceCondition(qb, 'd.id', filter.device);
     const rows = await keysetPage(qb, 'd', page, (d) => this.db.date(d)).getMany();
     const ids = rows.slice(0, page.limit).map((d) => d.id);
     const enrollments =
@@ -119,7 +120,7 @@ export class EnrollmentsQueries {
   /** One page of enrollments, device and user channels alike. */
   async listEnrollments(filter: EnrollmentFilter, page: PageRequest): Promise<Page<EnrollmentView>> {
     const qb = this.enrollments.createQueryBuilder('e').leftJoinAndSelect('e.device', 'device');
-    const equal: [Exclude<keyof EnrollmentFilter, 'updatedSince' | 'certificateExpiresBefore'>, string][] = [
+    const equal: [Exclude<keyof EnrollmentFilter, 'updatedSince' | 'device'>, string][] = [
       ['type', 'e.type'],
       ['enabled', 'e.enabled'],
       ['awaitingConfiguration', 'e.awaiting_configuration'],
@@ -136,30 +137,18 @@ export class EnrollmentsQueries {
     if (filter.updatedSince !== undefined) {
       qb.andWhere('e.updated_at >= :updatedSince', { updatedSince: this.db.date(filter.updatedSince) });
     }
-    this.certificateExpiresBefore(qb, 'e.device_id', filter.certificateExpiresBefore);
+    this.deviceCondition(qb, 'e.device_id', filter.device);
     const rows = await keysetPage(qb, 'e', page, (d) => this.db.date(d)).getMany();
     return pageOf(rows, page, (kept) => kept.map((e) => enrollmentView(e, e.device?.unlockTokenAt != null)));
   }
 
-  /**
-   * Rows whose device has an active identity certificate and none that lasts until `before`:
-   * the devices due for renewal. The bindings table belongs to device-identity; it is named
-   * here in SQL only (as that module names the devices table), never through its entity.
-   */
-  private certificateExpiresBefore<T extends object>(
+  /** Rows whose device meets a condition another module wrote (see DeviceCondition). */
+  private deviceCondition<T extends object>(
     qb: SelectQueryBuilder<T>,
     deviceIdColumn: string,
-    before: Date | undefined,
+    condition: DeviceCondition | undefined,
   ): void {
-    if (before === undefined) return;
-    qb.andWhere(
-      `EXISTS (SELECT 1 FROM certificate_bindings cb WHERE cb.device_id = ${deviceIdColumn} AND cb.revoked_at IS NULL)`,
-    );
-    qb.andWhere(
-      'NOT EXISTS (SELECT 1 FROM certificate_bindings cb2 ' +
-        `WHERE cb2.device_id = ${deviceIdColumn} AND cb2.revoked_at IS NULL AND cb2.not_after >= :certBefore)`,
-      { certBefore: this.db.date(before) },
-    );
+    if (condition !== undefined) qb.andWhere(condition.sql(deviceIdColumn), { ...condition.params });
   }
 
   /** The channel state of the given enrollments (those that exist). */
