@@ -119,7 +119,9 @@ describe('admin lists: devices, enrollments, users', () => {
       // A device sorting before the cursor, one after it, and a change to a device already read.
       await enrollIpad(t, early, 'EARLY');
       await enrollIpad(t, late, 'LATE');
-      await ok(t, xmlMessage('ipad-token-update.plist', { UDID: before[0] }));
+      // The smallest iPad id is on the first page (the Mac alone may sort before it); the Mac
+      // itself is left alone, its AwaitingConfiguration is filtered on below.
+      await ok(t, xmlMessage('ipad-token-update.plist', { UDID: sorted(ipads)[0] }));
     });
     assert.equal(new Set(seen).size, seen.length, 'no device repeated');
     for (const udid of before) assert.ok(seen.includes(udid), `${udid} skipped`);
@@ -157,12 +159,18 @@ describe('admin lists: devices, enrollments, users', () => {
     const ids = async (q: string): Promise<string[]> => sorted(await all(t, 'enrollments', q, 'id'));
     assert.deepEqual(await ids('type=User'), [`${mac}:${macUser}`]);
     assert.deepEqual(await ids(`deviceId=${mac}`), sorted([mac, `${mac}:${macUser}`]));
-    const target = ipads[1] as string;
+    // Two devices of this test's own: which earlier devices the paging tests touched depends on
+    // how their random UDIDs sort.
+    const target = `11111111-${randomUUID().slice(0, 16).toUpperCase()}`;
+    const once = `22222222-${randomUUID().slice(0, 16).toUpperCase()}`;
+    await enrollIpad(t, target, 'TARGET');
+    await enrollIpad(t, once, 'ONCE');
+    ipads.push(target, once);
     await ok(t, xmlMessage('ipad-token-update.plist', { UDID: target }));
     const twice = await ids('tokenUpdateCount=2');
     assert.ok(twice.includes(target));
     assert.ok(!(await ids('tokenUpdateCount=1')).includes(target));
-    assert.ok((await ids('tokenUpdateCount=1')).includes(ipads[2] as string));
+    assert.ok((await ids('tokenUpdateCount=1')).includes(once));
     await ok(t, xmlMessage('checkout.plist', { UDID: target }));
     assert.deepEqual(await ids('enabled=false'), [target]);
     assert.ok(!(await ids('enabled=true')).includes(target));
