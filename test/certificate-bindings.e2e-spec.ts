@@ -296,117 +296,119 @@ describe('certificate bindings: a new certificate is added, never silently repla
       /CA certificate is not a device identity/,
     );
   });
-});
 
-describe('certificate bindings: a TokenUpdate checks its binding in the statement that writes it', () => {
-  let t: TestApp;
-  let ca: CertificateAuthority;
-  before(async () => {
-    t = await startTestApp();
-    assert.ok(t.signer);
-    ca = t.signer.ca;
-  });
-  after(async () => {
-    await t.close();
-  });
-
-  /** The single statements the application runs while `fn` runs (through DatabaseService.query). */
-  async function statements(fn: () => Promise<void>): Promise<string[]> {
-    const seen: string[] = [];
-    const db = t.app.get(DatabaseService);
-    const original = db.query.bind(db);
-    db.query = <T>(sql: string, params?: readonly unknown[]) => {
-      seen.push(sql);
-      return original<T>(sql, params);
-    };
-    try {
-      await fn();
-    } finally {
-      db.query = original;
+  // Same application as above (DEVICE_CERT_MATCH=none).
+  describe('a TokenUpdate checks its binding in the statement that writes it', () => {
+    /** The single statements the application runs while `fn` runs (through DatabaseService.query). */
+    async function statements(fn: () => Promise<void>): Promise<string[]> {
+      const seen: string[] = [];
+      const db = t.app.get(DatabaseService);
+      const original = db.query.bind(db);
+      db.query = <T>(sql: string, params?: readonly unknown[]) => {
+        seen.push(sql);
+        return original<T>(sql, params);
+      };
+      try {
+        await fn();
+      } finally {
+        db.query = original;
+      }
+      return seen;
     }
-    return seen;
-  }
 
-  async function countOf(udid: string): Promise<number> {
-    const e = ((await deviceJson(t, udid)).enrollments as { id: string; tokenUpdateCount: number }[]).find(
-      (x) => x.id === udid,
-    );
-    assert.ok(e);
-    return e.tokenUpdateCount;
-  }
-
-  it('a bound certificate: one statement, which names the binding, and the count goes up', async () => {
-    const udid = newUdid();
-    const identity = await issueIdentity(ca, { commonName: udid });
-    await ok(t, 'mac-authenticate.plist', { UDID: udid }, { identity });
-    await ok(t, 'mac-token-update.plist', { UDID: udid }, { identity });
-    const seen = await statements(() => ok(t, 'mac-token-update.plist', { UDID: udid }, { identity }));
-    assert.equal(seen.length, 1, seen.join('\n'));
-    assert.match(seen[0] ?? '', /INSERT INTO enrollments .* WHERE EXISTS \(SELECT 1 FROM certificate_bindings WHERE/s);
-    assert.equal(await countOf(udid), 2);
-  });
-
-  it('on the one-statement path a revoked, a foreign or an unbound certificate writes nothing', async () => {
-    const udid = newUdid();
-    const identity = await issueIdentity(ca, { commonName: udid });
-    await ok(t, 'mac-authenticate.plist', { UDID: udid }, { identity });
-    await ok(t, 'mac-token-update.plist', { UDID: udid }, { identity });
-    const other = newUdid();
-    const foreign = await issueIdentity(ca, { commonName: other });
-    await ok(t, 'mac-authenticate.plist', { UDID: other }, { identity: foreign });
-    // Another device's certificate, a certificate never bound, then the device's own revoked one.
-    const tokenUpdate = xmlMessage('mac-token-update.plist', { UDID: udid });
-    await refused(t, tokenUpdate, { identity: foreign }, 403, /not one of those bound to/);
-    await refused(t, tokenUpdate, { identity: await issueIdentity(ca, { commonName: udid }) }, 403, /not one of those/);
-    const revoke = await api(t, `/devices/${encodeURIComponent(udid)}/certificates/${fp(identity)}`, 'DELETE');
-    assert.equal(revoke.status, 204);
-    await refused(t, tokenUpdate, { identity }, 403, /revoked for/);
-    // A macOS user channel of the device (a transaction: the guard is read first in it).
-    await refused(t, xmlMessage('mac-user-token-update.plist', { UDID: udid }), { identity }, 403, /revoked for/);
-    assert.equal(await countOf(udid), 1);
-  });
-
-  it('the guarded upsert writes only while the binding holds, on both drivers', async () => {
-    const udid = newUdid();
-    const identity = await issueIdentity(ca, { commonName: udid });
-    await ok(t, 'mac-authenticate.plist', { UDID: udid }, { identity });
-    await ok(t, 'mac-token-update.plist', { UDID: udid }, { identity });
-    const repo = t.app.get(EnrollmentsRepository);
-    const bindings = t.app.get(CertificateBindingsRepository);
-    const db = t.app.get(DatabaseService);
-    const row = {
-      id: udid,
-      deviceId: udid,
-      parentId: null,
-      type: 'Device' as const,
-      topic: 'com.apple.mgmt.External.guard-test',
-      pushMagic: 'guarded',
-      token: Buffer.from('guarded'),
-      awaitingConfiguration: false,
-    };
-    const held = bindings.activeBindingGuard(udid, fp(identity));
-    assert.equal(await repo.upsertFromTokenUpdateIf(db, row, new Date(), held), 2);
-    assert.equal(await repo.holds(db, held), true);
-    // Guards that do not hold: another device's id, another fingerprint; then the binding revoked.
-    const before = await snapshot(t.dataSource);
-    for (const guard of [
-      bindings.activeBindingGuard(newUdid(), fp(identity)),
-      bindings.activeBindingGuard(udid, 'ab'.repeat(32)),
-    ]) {
-      assert.equal(await repo.upsertFromTokenUpdateIf(db, row, new Date(), guard), undefined);
-      assert.equal(await repo.holds(db, guard), false);
+    async function countOf(udid: string): Promise<number> {
+      const e = ((await deviceJson(t, udid)).enrollments as { id: string; tokenUpdateCount: number }[]).find(
+        (x) => x.id === udid,
+      );
+      assert.ok(e);
+      return e.tokenUpdateCount;
     }
-    assert.deepEqual(await snapshot(t.dataSource), before);
-    assert.equal(
-      (await api(t, `/devices/${encodeURIComponent(udid)}/certificates/${fp(identity)}`, 'DELETE')).status,
-      204,
-    );
-    const revoked = await snapshot(t.dataSource);
-    assert.equal(await repo.upsertFromTokenUpdateIf(db, row, new Date(), held), undefined);
-    assert.deepEqual(await snapshot(t.dataSource), revoked);
-    // And a new enrollment id (the insert path) is not created either.
-    assert.equal(await repo.upsertFromTokenUpdateIf(db, { ...row, id: `${udid}:guard` }, new Date(), held), undefined);
-    assert.deepEqual(await snapshot(t.dataSource), revoked);
+
+    it('a bound certificate: one statement, which names the binding, and the count goes up', async () => {
+      const udid = newUdid();
+      const identity = await issueIdentity(ca, { commonName: udid });
+      await ok(t, 'mac-authenticate.plist', { UDID: udid }, { identity });
+      await ok(t, 'mac-token-update.plist', { UDID: udid }, { identity });
+      const seen = await statements(() => ok(t, 'mac-token-update.plist', { UDID: udid }, { identity }));
+      assert.equal(seen.length, 1, seen.join('\n'));
+      assert.match(
+        seen[0] ?? '',
+        /INSERT INTO enrollments .* WHERE EXISTS \(SELECT 1 FROM certificate_bindings WHERE/s,
+      );
+      assert.equal(await countOf(udid), 2);
+    });
+
+    it('on the one-statement path a revoked, a foreign or an unbound certificate writes nothing', async () => {
+      const udid = newUdid();
+      const identity = await issueIdentity(ca, { commonName: udid });
+      await ok(t, 'mac-authenticate.plist', { UDID: udid }, { identity });
+      await ok(t, 'mac-token-update.plist', { UDID: udid }, { identity });
+      const other = newUdid();
+      const foreign = await issueIdentity(ca, { commonName: other });
+      await ok(t, 'mac-authenticate.plist', { UDID: other }, { identity: foreign });
+      // Another device's certificate, a certificate never bound, then the device's own revoked one.
+      const tokenUpdate = xmlMessage('mac-token-update.plist', { UDID: udid });
+      await refused(t, tokenUpdate, { identity: foreign }, 403, /not one of those bound to/);
+      await refused(
+        t,
+        tokenUpdate,
+        { identity: await issueIdentity(ca, { commonName: udid }) },
+        403,
+        /not one of those/,
+      );
+      const revoke = await api(t, `/devices/${encodeURIComponent(udid)}/certificates/${fp(identity)}`, 'DELETE');
+      assert.equal(revoke.status, 204);
+      await refused(t, tokenUpdate, { identity }, 403, /revoked for/);
+      // A macOS user channel of the device (a transaction: the guard is read first in it).
+      await refused(t, xmlMessage('mac-user-token-update.plist', { UDID: udid }), { identity }, 403, /revoked for/);
+      assert.equal(await countOf(udid), 1);
+    });
+
+    it('the guarded upsert writes only while the binding holds, on both drivers', async () => {
+      const udid = newUdid();
+      const identity = await issueIdentity(ca, { commonName: udid });
+      await ok(t, 'mac-authenticate.plist', { UDID: udid }, { identity });
+      await ok(t, 'mac-token-update.plist', { UDID: udid }, { identity });
+      const repo = t.app.get(EnrollmentsRepository);
+      const bindings = t.app.get(CertificateBindingsRepository);
+      const db = t.app.get(DatabaseService);
+      const row = {
+        id: udid,
+        deviceId: udid,
+        parentId: null,
+        type: 'Device' as const,
+        topic: 'com.apple.mgmt.External.guard-test',
+        pushMagic: 'guarded',
+        token: Buffer.from('guarded'),
+        awaitingConfiguration: false,
+      };
+      const held = bindings.activeBindingGuard(udid, fp(identity));
+      assert.equal(await repo.upsertFromTokenUpdateIf(db, row, new Date(), held), 2);
+      assert.equal(await repo.holds(db, held), true);
+      // Guards that do not hold: another device's id, another fingerprint; then the binding revoked.
+      const before = await snapshot(t.dataSource);
+      for (const guard of [
+        bindings.activeBindingGuard(newUdid(), fp(identity)),
+        bindings.activeBindingGuard(udid, 'ab'.repeat(32)),
+      ]) {
+        assert.equal(await repo.upsertFromTokenUpdateIf(db, row, new Date(), guard), undefined);
+        assert.equal(await repo.holds(db, guard), false);
+      }
+      assert.deepEqual(await snapshot(t.dataSource), before);
+      assert.equal(
+        (await api(t, `/devices/${encodeURIComponent(udid)}/certificates/${fp(identity)}`, 'DELETE')).status,
+        204,
+      );
+      const revoked = await snapshot(t.dataSource);
+      assert.equal(await repo.upsertFromTokenUpdateIf(db, row, new Date(), held), undefined);
+      assert.deepEqual(await snapshot(t.dataSource), revoked);
+      // And a new enrollment id (the insert path) is not created either.
+      assert.equal(
+        await repo.upsertFromTokenUpdateIf(db, { ...row, id: `${udid}:guard` }, new Date(), held),
+        undefined,
+      );
+      assert.deepEqual(await snapshot(t.dataSource), revoked);
+    });
   });
 });
 

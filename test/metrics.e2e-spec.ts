@@ -1,9 +1,8 @@
 import 'reflect-metadata';
 import assert from 'node:assert/strict';
-import { request } from 'node:http';
 import { createServer } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { runServer, serverEnv } from './support/built-server.js';
+import { runServer, serverEnv, statusOf } from './support/built-server.js';
 import { newUdid, send, xmlMessage } from './support/device.js';
 import { startTestApp } from './support/test-app.js';
 import type { TestApp } from './support/test-app.js';
@@ -27,18 +26,6 @@ async function scrape(url: string): Promise<string> {
   assert.equal(res.status, 200);
   assert.match(res.headers.get('content-type') ?? '', /^text\/plain; version=0\.0\.4/);
   return res.text();
-}
-
-/** A GET that reports the connection error's code instead of throwing. */
-function get(host: string, port: number, path: string): Promise<number | string> {
-  return new Promise((resolve) => {
-    const req = request({ host, port, path, method: 'GET' }, (res) => {
-      res.resume();
-      resolve(res.statusCode ?? 0);
-    });
-    req.on('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? e.message));
-    req.end();
-  });
 }
 
 /** A port nothing listens on right now. */
@@ -176,8 +163,8 @@ describe('metrics: the built server', () => {
     let onMetricsPort: number | string = 0;
     let onDevicePort: number | string = 0;
     const run = await runServer(env({ PORT: String(port) }), /check-in server listening/, async () => {
-      onMetricsPort = await get('127.0.0.1', metricsPort, '/metrics');
-      onDevicePort = await get('127.0.0.1', port, '/metrics');
+      onMetricsPort = await statusOf('127.0.0.1', metricsPort, '/metrics');
+      onDevicePort = await statusOf('127.0.0.1', port, '/metrics');
     });
     assert.equal(onMetricsPort, 'ECONNREFUSED');
     assert.equal(onDevicePort, 404);
@@ -192,10 +179,10 @@ describe('metrics: the built server', () => {
       /metrics listening/,
       async (line) => {
         assert.match(line, new RegExp(`address=127\\.0\\.0\\.1 port=${metricsPort} path=/metrics`));
-        seen.push(await get('127.0.0.1', metricsPort, '/metrics'));
-        seen.push(await get('127.0.0.1', metricsPort, '/elsewhere'));
-        seen.push(await get('127.0.0.2', metricsPort, '/metrics'));
-        seen.push(await get('127.0.0.1', port, '/metrics'));
+        seen.push(await statusOf('127.0.0.1', metricsPort, '/metrics'));
+        seen.push(await statusOf('127.0.0.1', metricsPort, '/elsewhere'));
+        seen.push(await statusOf('127.0.0.2', metricsPort, '/metrics'));
+        seen.push(await statusOf('127.0.0.1', port, '/metrics'));
       },
     );
     assert.deepEqual(seen, [200, 404, 'ECONNREFUSED', 404]);

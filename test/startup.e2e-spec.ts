@@ -1,25 +1,12 @@
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { request } from 'node:http';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createCa, issueIdentity } from '../src/device-identity/dev-ca.js';
-import { runServer, serverEnv } from './support/built-server.js';
+import { runServer, serverEnv, statusOf } from './support/built-server.js';
 import { createTestDatabase, directView } from './support/test-db.js';
 import type { TestDatabase } from './support/test-db.js';
-
-/** A GET that reports the connection error's code instead of throwing. */
-function get(host: string, port: number, path: string): Promise<number | string> {
-  return new Promise((resolve) => {
-    const req = request({ host, port, path, method: 'GET' }, (res) => {
-      res.resume();
-      resolve(res.statusCode ?? 0);
-    });
-    req.on('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? e.message));
-    req.end();
-  });
-}
 
 describe('starting and stopping the built server', () => {
   let db: TestDatabase;
@@ -93,9 +80,9 @@ describe('starting and stopping the built server', () => {
     const run = await runServer(env({ HOST: '127.0.0.1' }), /check-in server listening/, async (line) => {
       assert.match(line, /address=127\.0\.0\.1/);
       const port = Number(/port=(\d+)/.exec(line)?.[1]);
-      onHost = await get('127.0.0.1', port, '/healthz');
+      onHost = await statusOf('127.0.0.1', port, '/healthz');
       // Another loopback address of this machine: nothing listens there.
-      elsewhere = await get('127.0.0.2', port, '/healthz');
+      elsewhere = await statusOf('127.0.0.2', port, '/healthz');
     });
     assert.equal(onHost, 200);
     assert.equal(elsewhere, 'ECONNREFUSED');

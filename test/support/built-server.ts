@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { request } from 'node:http';
 import type { ChildProcess } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -67,4 +68,16 @@ export function runServer(
       resolve({ code, signal, lines: `${out}${err}`.split('\n').filter((l) => l !== '') }),
     ),
   );
+}
+
+/** The status of a GET, or the connection error's code (ECONNREFUSED…) instead of throwing. */
+export function statusOf(host: string, port: number, path: string): Promise<number | string> {
+  return new Promise((resolve) => {
+    const req = request({ host, port, path, method: 'GET' }, (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    req.on('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? e.message));
+    req.end();
+  });
 }
