@@ -15,6 +15,11 @@ export class UpsertSql {
     return this.sqlite ? `${c} = COALESCE(excluded.${c}, ${table}.${c})` : `${c} = COALESCE(VALUES(${c}), ${c})`;
   }
 
+  /** `SELECT <what>` that yields one row when the guard holds and none otherwise, in either dialect. */
+  guardedSelect(what: string, guard: { readonly sql: string }): string {
+    return `SELECT ${what} FROM (SELECT 1 AS one) AS guarded WHERE ${guard.sql}`;
+  }
+
   /**
    * INSERT of one row that applies `updates` when its primary key `id` exists, in either
    * dialect. With a `guard` (a boolean SQL expression; its parameters follow the row's) the row
@@ -30,10 +35,7 @@ export class UpsertSql {
     const placeholders = columns.map(() => '?').join(', ');
     // With a guard the row comes from a SELECT that yields it only when the guard holds
     // (SQLite needs the WHERE there anyway, to tell the upsert's ON from a join's).
-    const source =
-      guard === undefined
-        ? `VALUES (${placeholders})`
-        : `SELECT ${placeholders} FROM (SELECT 1 AS one) AS guarded WHERE ${guard.sql}`;
+    const source = guard === undefined ? `VALUES (${placeholders})` : this.guardedSelect(placeholders, guard);
     const insert = `INSERT INTO ${table} (${columns.join(', ')}) ${source} `;
     return this.sqlite
       ? `${insert}ON CONFLICT (id) DO UPDATE SET ${updates.join(', ')}${sqliteReturning}`

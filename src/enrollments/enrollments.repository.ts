@@ -140,9 +140,7 @@ export class EnrollmentsRepository {
 
   /** Whether the guard holds now (inside a transaction, before its writes). */
   async holds(tx: SqlRunner, guard: WriteGuard): Promise<boolean> {
-    const rows = await tx.query<unknown[]>(`SELECT 1 AS held FROM (SELECT 1 AS one) AS guarded WHERE ${guard.sql}`, [
-      ...guard.params,
-    ]);
+    const rows = await tx.query<unknown[]>(this.upsert.guardedSelect('1 AS held', guard), [...guard.params]);
     return rows.length > 0;
   }
 
